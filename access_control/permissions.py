@@ -1,0 +1,86 @@
+"""Every object, action, condition, role and queue the policy may name, declared once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# Queues a role can be scoped to. Later issues add rows here, nowhere else.
+QUEUES = ("appeals", "child_safety", "escalations", "general", "legal")
+
+# Object kinds a policy row or @requires can name.
+OBJECTS = (
+    "access_log",
+    "account",
+    "admin_event",
+    "break_glass",
+    "case",
+    "content",
+    "conversation",
+    "policy",
+    "queue",
+    "report",
+    "role_grant",
+    "self_service",
+    "workspace",
+)
+
+ACTIONS = (
+    "approve",
+    "claim",
+    "create",
+    "disable",
+    "export",
+    "read",
+    "reassign",
+    "request",
+    "use",
+    "write",
+)
+
+STAFF_ROLE_PATTERN = re.compile(r"^(admin|auditor|(reviewer|specialist):(?P<queue>[a-z_]+))$")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who asks: a Casbin subject name and the account status."""
+
+    id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What is asked about, with every fact set (a missing attribute would raise)."""
+
+    kind: str
+    owner: str = ""
+    assignee: str = ""
+    reporter: str = ""
+    involved: tuple[str, ...] = field(default=())
+    break_glass: tuple[str, ...] = field(default=())
+
+
+# Conditions a policy row may carry; each reads only the request's facts.
+CONDITIONS = {
+    "any": lambda sub, obj: True,
+    "assigned": lambda sub, obj: obj.assignee == sub.id,
+    "unassigned": lambda sub, obj: obj.assignee == "",
+    "own_report": lambda sub, obj: obj.reporter == sub.id,
+    "involved": lambda sub, obj: sub.id in obj.involved,
+    "break_glass": lambda sub, obj: sub.id in obj.break_glass,
+    "self": lambda sub, obj: obj.owner == sub.id,
+    "suspended": lambda sub, obj: sub.status != "active",
+}
+
+
+def is_role(name: str) -> bool:
+    """True for admin, auditor and reviewer:/specialist: roles on a known queue."""
+    match = STAFF_ROLE_PATTERN.match(name)
+    return bool(match) and (match.group("queue") is None or match.group("queue") in QUEUES)
+
+
+def all_roles() -> list[str]:
+    """Every grantable role, for forms and validation."""
+    scoped = [f"{kind}:{queue}" for kind in ("reviewer", "specialist") for queue in QUEUES]
+    return ["admin", "auditor", *scoped]

@@ -1,0 +1,247 @@
+"""The policy service: validated, audited, versioned writes; fresh enforcers per version."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import casbin
+from casbin import persist
+from sqlmodel import Session, select
+
+from access_control.models import PolicyRule, PolicyState, User
+from access_control.permissions import (
+    ACTIONS,
+    CONDITIONS,
+    OBJECTS,
+    QUEUES,
+    Resource,
+    Subject,
+    is_role,
+)
+from audit.events import record_event
+from audit.models import AdminEvent
+from core.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+MODEL_PATH = Path(__file__).with_name("casbin_model.conf")
+BASELINE_PATH = Path(__file__).with_name("baseline_policy.csv")
+
+
+class PolicyError(ValueError):
+    """A policy row or grant that Vigil refuses to write."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A policy row as data: ptype plus values."""
+
+    ptype: str
+    values: tuple[str, ...]
+
+    def describe(self) -> str:
+        """The row as Casbin's CSV would show it."""
+        return ", ".join((self.ptype, *self.values))
+
+
+def validate(rule: Rule) -> None:
+    """Raise PolicyError unless the row names only known roles, queues, objects and actions."""
+    if rule.ptype == "p":
+        if len(rule.values) != 6:
+            raise PolicyError("a p row has sub, queue, obj, act, cond, eft")
+        sub, queue, obj, act, cond, eft = rule.values
+        checks = [
+            (sub == "*" or is_role(sub), f"unknown role {sub!r}"),
+            (queue == "*" or queue in QUEUES, f"unknown queue {queue!r}"),
+            (obj == "*" or obj in OBJECTS, f"unknown object {obj!r}"),
+            (act == "*" or act in ACTIONS, f"unknown action {act!r}"),
+            (cond in CONDITIONS, f"unknown condition {cond!r}"),
+            (eft in ("allow", "deny"), "effect must be allow or deny"),
+        ]
+    elif rule.ptype == "g":
+        if len(rule.values) != 2:
+            raise PolicyError("a g row has a subject and a role")
+        user, role = rule.values
+        checks = [
+            (user.startswith("user:") and user[5:].isdigit(), f"bad subject {user!r}"),
+            (is_role(role), f"unknown role {role!r}"),
+        ]
+    else:
+        raise PolicyError(f"unknown ptype {rule.ptype!r}")
+    for ok, message in checks:
+        if not ok:
+            raise PolicyError(message)
+
+
+COLUMNS = ("v0", "v1", "v2", "v3", "v4", "v5")
+
+
+def _padded(rule: Rule) -> tuple[str, ...]:
+    return (*rule.values, *[""] * (len(COLUMNS) - len(rule.values)))
+
+
+def _find(session: Session, rule: Rule) -> PolicyRule | None:
+    query = select(PolicyRule).where(PolicyRule.ptype == rule.ptype)
+    for column, value in zip(COLUMNS, _padded(rule), strict=True):
+        query = query.where(getattr(PolicyRule, column) == value)
+    return session.exec(query).first()
+
+
+def _bump_version(session: Session) -> int:
+    state = session.get(PolicyState, 1, with_for_update=True)
+    if state is None:
+        state = PolicyState(id=1, version=0)
+    state.version += 1
+    state.updated_at = utcnow()
+    session.add(state)
+    return state.version
+
+
+def add_rule(session: Session, *, actor: User | None, rule: Rule, reason: str) -> PolicyRule:
+    """Validate and write one row, record the event and bump the version (caller commits)."""
+    validate(rule)
+    if _find(session, rule) is not None:
+        raise PolicyError(f"rule already present: {rule.describe()}")
+    row = PolicyRule(ptype=rule.ptype, **dict(zip(COLUMNS, _padded(rule), strict=True)))
+    session.add(row)
+    record_event(
+        session,
+        event_type="role.granted" if rule.ptype == "g" else "policy.rule_added",
+        actor=actor,
+        target_type="policy_rule",
+        target_id=rule.values[0],
+        target_label=rule.describe(),
+        reason=reason,
+        after=rule.describe(),
+    )
+    _bump_version(session)
+    session.flush()
+    return row
+
+
+def remove_rule(session: Session, *, actor: User | None, rule: Rule, reason: str) -> None:
+    """Delete exactly one row, record the event and bump the version (caller commits)."""
+    row = _find(session, rule)
+    if row is None:
+        raise PolicyError(f"no such rule: {rule.describe()}")
+    session.delete(row)
+    record_event(
+        session,
+        event_type="role.revoked" if rule.ptype == "g" else "policy.rule_removed",
+        actor=actor,
+        target_type="policy_rule",
+        target_id=rule.values[0],
+        target_label=rule.describe(),
+        reason=reason,
+        before=rule.describe(),
+    )
+    _bump_version(session)
+    session.flush()
+
+
+def _baseline_rules() -> list[Rule]:
+    rules = []
+    for line in BASELINE_PATH.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            ptype, *values = (part.strip() for part in line.split(","))
+            rules.append(Rule(ptype, tuple(values)))
+    return rules
+
+
+def load_baseline(session: Session) -> int:
+    """Add baseline rows that are missing, through the service (run by `db upgrade`).
+
+    A row an admin removed on purpose (a policy.rule_removed event names it) stays
+    removed, so upgrades bring new baseline rows without undoing local decisions.
+    """
+    removed = set(
+        session.exec(
+            select(AdminEvent.target_label).where(AdminEvent.event_type == "policy.rule_removed")
+        )
+    )
+    count = 0
+    for rule in _baseline_rules():
+        if _find(session, rule) is None and rule.describe() not in removed:
+            add_rule(session, actor=None, rule=rule, reason="baseline policy")
+            count += 1
+    return count
+
+
+def current_version(session: Session) -> int:
+    """The policy version in the database (0 before any write)."""
+    return session.exec(select(PolicyState.version).where(PolicyState.id == 1)).first() or 0
+
+
+class _RowsAdapter(persist.Adapter):
+    """Hands rows already read from the database to Casbin; never writes."""
+
+    def __init__(self, rows: list[PolicyRule]) -> None:
+        self._rows = rows
+
+    def load_policy(self, model) -> None:
+        for row in self._rows:
+            persist.load_policy_line(", ".join((row.ptype, *row.values())), model)
+
+
+def _condition(name: str, sub: Subject, obj: Resource) -> bool:
+    return bool(CONDITIONS[name](sub, obj))
+
+
+def build_enforcer(rows: list[PolicyRule]) -> casbin.Enforcer:
+    """A fresh enforcer over these rows (cheaper than load_policy on a live one)."""
+    enforcer = casbin.Enforcer(str(MODEL_PATH), _RowsAdapter(rows))
+    enforcer.add_function("cond", _condition)
+    return enforcer
+
+
+class EnforcerHolder:
+    """Per-process cache: rebuild and swap when the database version moves."""
+
+    def __init__(self) -> None:
+        self.version = -1
+        self.enforcer: casbin.Enforcer | None = None
+        self._lock = threading.Lock()
+
+    def get(self, session: Session) -> casbin.Enforcer:
+        """The enforcer for the database's current policy version."""
+        version = current_version(session)
+        if version != self.version or self.enforcer is None:
+            rows = list(session.exec(select(PolicyRule).order_by(PolicyRule.id)))
+            fresh = build_enforcer(rows)
+            with self._lock:
+                self.enforcer, self.version = fresh, version
+        return self.enforcer
+
+
+def subject_for(user: User) -> Subject:
+    """The frozen request subject for an account."""
+    return Subject(id=user.subject, status=str(user.status))
+
+
+def check(
+    holder: EnforcerHolder,
+    session: Session,
+    user: User | None,
+    obj: str | Resource,
+    act: str,
+    queue: str = "*",
+) -> bool:
+    """Decide; any error inside the check is a denial."""
+    if user is None or getattr(user, "id", None) is None:
+        return False
+    resource = obj if isinstance(obj, Resource) else Resource(kind=obj)
+    try:
+        return bool(holder.get(session).enforce(subject_for(user), queue, resource, act))
+    except Exception:
+        log.exception("authorization check failed; denying")
+        return False
+
+
+def roles_of(session: Session, user: User) -> list[str]:
+    """Roles granted to an account, read from the g rows."""
+    rows = session.exec(
+        select(PolicyRule.v1).where(PolicyRule.ptype == "g", PolicyRule.v0 == user.subject)
+    )
+    return sorted(rows)

@@ -1,0 +1,102 @@
+"""Sign-in verbs: password step (throttled, no enumeration) and second factor."""
+
+from __future__ import annotations
+
+from flask import current_app, request
+from sqlmodel import Session
+
+from access_control import mfa, passwords
+from access_control.accounts import find_by_email, is_staff, normalize_email, rotate_sessions
+from access_control.models import AccountStatus, User
+from audit.events import record_event
+from core import throttle
+
+BAD_LOGIN = "Email or password is incorrect."
+
+
+def _limits(email: str) -> list[tuple[str, str]]:
+    settings = current_app.config["VIGIL"]
+    return [
+        (settings["LOGIN_LIMIT_PER_ACCOUNT"], throttle.key_for("login-account", email)),
+        (
+            settings["LOGIN_LIMIT_PER_ADDRESS"],
+            throttle.key_for("login-addr", request.remote_addr or ""),
+        ),
+    ]
+
+
+def _record_failure(session: Session, user: User, step: str) -> None:
+    record_event(
+        session,
+        event_type="auth.login_failed",
+        actor=None,
+        target_type="account",
+        target_id=user.id or "",
+        target_label=user.label,
+        reason=step,
+    )
+
+
+def check_password(session: Session, *, email: str, password: str) -> User | None:
+    """The account if the password is right; throttles and counts failures (429 when spent)."""
+    email = normalize_email(email)
+    limits = _limits(email)
+    throttle.enforce(limits)
+    user = find_by_email(session, email)
+    ok = passwords.verify_password(user.password_hash if user else None, password)
+    if ok and user is not None and user.status == AccountStatus.ACTIVE:
+        if passwords.needs_rehash(user.password_hash):
+            user.password_hash = passwords.hash_password(password)
+            session.add(user)
+        return user
+    throttle.count(limits)
+    if user is not None:
+        _record_failure(session, user, "password")
+    return None
+
+
+def next_stage(session: Session, user: User) -> str:
+    """What comes after the password: 'mfa', 'enroll' (staff without TOTP) or 'done'."""
+    if user.totp_secret:
+        return "mfa"
+    return "enroll" if is_staff(session, user) else "done"
+
+
+def check_second_factor(session: Session, *, user: User, code: str, recovery_code: str) -> bool:
+    """Accept a fresh TOTP code or an unused recovery code; throttled per account."""
+    limits = _limits(user.email)[:1]
+    throttle.enforce(limits)
+    if code and mfa.verify_totp(user, code):
+        session.add(user)
+        return True
+    if recovery_code and mfa.use_recovery_code(session, user=user, code=recovery_code):
+        return True
+    throttle.count(limits)
+    _record_failure(session, user, "second factor")
+    return False
+
+
+def record_login(session: Session, user: User) -> None:
+    """Journal a completed sign-in."""
+    record_event(
+        session,
+        event_type="auth.login",
+        actor=user,
+        target_type="account",
+        target_id=user.id or "",
+        target_label=user.label,
+    )
+
+
+def sign_out(session: Session, user: User) -> None:
+    """End every session of the account and journal it."""
+    rotate_sessions(user)
+    session.add(user)
+    record_event(
+        session,
+        event_type="auth.logout",
+        actor=user,
+        target_type="account",
+        target_id=user.id or "",
+        target_label=user.label,
+    )

@@ -1,0 +1,198 @@
+"""The one writer of the content access log: gap-free, hash-chained appends under a lock.
+
+The leaf of an entry is SHA-256(0x00 || canonical JSON of `entry_fields(entry)`); the
+entry hash is SHA-256(previous entry hash || leaf). Writer and verifier share
+`entry_fields`, so there is exactly one definition of what an entry commits to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import g, has_request_context, request
+from sqlalchemy import func, insert, text
+from sqlmodel import Session, col, select
+
+from audit.canonical import GENESIS, chain_hash, leaf_hash
+from audit.events import SYSTEM_LABEL, record_event
+from audit.log_models import AccessEntry, AccessNote
+from audit.reasons import AccessAction, Decision, ReasonCode
+from core.timeutil import utcnow
+
+ENTRY_FORMAT = 1
+# The fields a leaf commits to, in the order auditors see them. Hashes are not fields.
+LEAF_FIELDS = (
+    "format",
+    "seq",
+    "occurred_at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "decision",
+    "reason_code",
+    "case_id",
+    "conversation_id",
+    "evidence_version",
+    "request_id",
+    "client_address",
+    "note_commitment",
+)
+NOTE_MAX = 2000
+# Arbitrary constant key for pg_advisory_xact_lock: "vigil" + "log" in ASCII.
+APPEND_LOCK_KEY = 0x76696769_6C6F67
+
+
+class AccessLogError(RuntimeError):
+    """An entry could not be written; callers must not serve content."""
+
+
+_ENTRY = AccessEntry.__table__
+
+
+def format_time(value: datetime) -> str:
+    """UTC time as it is hashed: ISO 8601 with microseconds and a Z (naive means UTC)."""
+    if value.tzinfo is not None and value.utcoffset():
+        value = value.astimezone(UTC)
+    # Formatted by hand: strftime is the verifier's single most expensive call per entry.
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
+        f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}Z"
+    )
+
+
+def entry_fields(entry: Any) -> dict:
+    """The canonical field dict of an entry (ORM object or row), shared by writer and verifier."""
+    return {
+        "format": entry.format,
+        "seq": entry.seq,
+        "occurred_at": format_time(entry.occurred_at),
+        "actor_id": entry.actor_id,
+        "actor_label": entry.actor_label,
+        "action": entry.action,
+        "decision": entry.decision,
+        "reason_code": entry.reason_code,
+        "case_id": entry.case_id,
+        "conversation_id": entry.conversation_id,
+        "evidence_version": entry.evidence_version,
+        "request_id": entry.request_id,
+        "client_address": entry.client_address,
+        "note_commitment": entry.note_commitment,
+    }
+
+
+def note_commitment(salt: bytes, note: str) -> str:
+    """Hex SHA-256(salt || UTF-8 note): binds the note without revealing guessable text."""
+    return hashlib.sha256(salt + note.encode("utf-8")).hexdigest()
+
+
+def _lock(session: Session) -> None:
+    # SQLite: every transaction already began with BEGIN IMMEDIATE (core.db), which
+    # serialises writers. PostgreSQL: a transaction-scoped advisory lock does it.
+    if session.get_bind().dialect.name == "postgresql":
+        session.exec(text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=APPEND_LOCK_KEY))
+
+
+def log_head(session: Session) -> tuple[int, bytes]:
+    """(next sequence number, hash of the last entry) as the database holds them now."""
+    query = select(AccessEntry.seq, AccessEntry.entry_hash)
+    row = session.exec(query.order_by(col(AccessEntry.seq).desc()).limit(1)).first()
+    return (0, GENESIS) if row is None else (row[0] + 1, bytes(row[1]))
+
+
+def _id(value: str | int | None) -> str:
+    return "" if value is None else str(value)[:64]
+
+
+def _request_facts() -> tuple[str, str]:
+    if not has_request_context():
+        return "", ""
+    return getattr(g, "request_id", ""), (request.remote_addr or "")[:64]
+
+
+def record_access(
+    session: Session,
+    *,
+    actor: Any | None,
+    action: AccessAction | str,
+    decision: Decision | str,
+    reason_code: ReasonCode | str | None,
+    case_id: str | int | None,
+    conversation_id: str | int | None,
+    evidence_version: int | None,
+    note: str | None = None,
+) -> AccessEntry:
+    """Append one entry under the append lock (the caller commits); returns it, detached."""
+    action, decision = AccessAction(action).value, Decision(decision).value
+    reason = ReasonCode(reason_code).value if reason_code else ""
+    if decision == Decision.ALLOWED and not reason:
+        raise ValueError("an allowed access needs a reason code")
+    if note is not None and len(note) > NOTE_MAX:
+        raise ValueError(f"a note is at most {NOTE_MAX} characters")
+    request_id, client = _request_facts()
+    salt = secrets.token_bytes(32) if note else b""
+    # Everything that does not depend on the head is prepared before the lock: on
+    # PostgreSQL the lock is held until commit, so the critical section stays short.
+    entry = AccessEntry(
+        seq=0,
+        format=ENTRY_FORMAT,
+        actor_id=getattr(actor, "id", None),
+        actor_label=(actor.label if actor is not None else SYSTEM_LABEL)[:400],
+        action=action,
+        decision=decision,
+        reason_code=reason,
+        case_id=_id(case_id),
+        conversation_id=_id(conversation_id),
+        evidence_version=None if evidence_version is None else int(evidence_version),
+        request_id=request_id,
+        client_address=client,
+        note_commitment=note_commitment(salt, note) if note else "",
+    )
+    _lock(session)
+    entry.seq, entry.prev_hash = log_head(session)
+    entry.occurred_at = utcnow()  # taken under the lock, so times follow the sequence
+    entry.leaf_hash = leaf_hash(entry_fields(entry))
+    entry.entry_hash = chain_hash(entry.prev_hash, entry.leaf_hash)
+    # A Core insert, not the unit of work: it is the one statement inside the lock.
+    session.execute(insert(_ENTRY), [{c.name: getattr(entry, c.name) for c in _ENTRY.columns}])
+    if note:
+        session.execute(
+            insert(AccessNote.__table__), [{"entry_seq": entry.seq, "salt": salt, "text": note}]
+        )
+    return entry
+
+
+def erase_note(session: Session, *, actor: Any | None, seq: int, reason: str) -> bool:
+    """Delete an entry's note and salt (GDPR erasure); the chain still verifies."""
+    note = session.get(AccessNote, seq)
+    if note is None:
+        return False
+    session.delete(note)
+    record_event(
+        session,
+        event_type="access_log.note_erased",
+        actor=actor,
+        target_type="access_entry",
+        target_id=seq,
+        target_label=f"access log entry {seq}",
+        reason=reason,
+    )
+    session.flush()
+    return True
+
+
+def log_size(session: Session) -> int:
+    """How many entries the log holds."""
+    return session.exec(select(func.count()).select_from(AccessEntry)).one()
+
+
+def access_summary(session: Session, case_id: str | int) -> dict[str, int]:
+    """Allowed staff accesses to a case by reason code, without names (for the reporter)."""
+    rows = session.exec(
+        select(AccessEntry.reason_code, func.count())
+        .where(AccessEntry.case_id == str(case_id), AccessEntry.decision == Decision.ALLOWED)
+        .group_by(AccessEntry.reason_code)
+    )
+    return {reason: count for reason, count in rows}

@@ -1,0 +1,232 @@
+"""`flask --app app audit ...` (verify, checkpoint, prove, check-proof, erase-note) and
+`keys rotate-signing`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from audit.access_log import erase_note, log_head
+from audit.checkpoints import CheckpointError, checkpoint_dir, note_sources
+from audit.events import record_event
+from audit.log_models import VerificationRun
+from audit.merkle import ProofError
+from audit.notes import NoteError
+from audit.proofs import check_proof, prove_consistency, prove_inclusion
+from audit.sidecar import CheckpointJob, checkpoint_now, run_every
+from audit.signing import (
+    KeyRotationError,
+    current_signer,
+    known_keys,
+    read_verifier_keys,
+    rotate_signing_key,
+    verifier_keys_path,
+)
+from audit.verify import verify_log
+from core.db import read_only, session_scope
+from core.timeutil import utcnow
+
+audit_cli = AppGroup("audit", help="The content access log: verify, checkpoint, prove.")
+
+
+def _engine():
+    return current_app.extensions["vigil.engine"]
+
+
+def _settings() -> dict:
+    return current_app.config["VIGIL"]
+
+
+def _keys_file() -> Path:
+    return verifier_keys_path(_settings(), current_app.config["VIGIL_INSTANCE"])
+
+
+def _trusted(extra: tuple[str, ...]):
+    try:
+        return known_keys([*read_verifier_keys(_keys_file()), *extra], current_signer(_settings()))
+    except (NoteError, ValueError) as exc:
+        raise click.ClickException(f"bad verifier key: {exc}") from exc
+
+
+def _job() -> CheckpointJob:
+    settings, instance = _settings(), current_app.config["VIGIL_INSTANCE"]
+    return CheckpointJob(
+        engine=_engine(),
+        signer=current_signer(settings),
+        origin=settings["AUDIT_ORIGIN"],
+        directory=checkpoint_dir(settings, instance),
+        keys_file=_keys_file(),
+    )
+
+
+@audit_cli.command("verify")
+@click.option(
+    "--checkpoint",
+    "files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An external checkpoint note to hold the log against; repeatable.",
+)
+@click.option("--key", "extra_keys", multiple=True, help="Another trusted verifier key.")
+def verify(files: tuple[Path, ...], extra_keys: tuple[str, ...]) -> None:
+    """Recompute the whole log; list every problem; exit 0 only when clean."""
+    settings, started = _settings(), utcnow()
+    directory = checkpoint_dir(settings, current_app.config["VIGIL_INSTANCE"])
+    keys = _trusted(extra_keys)
+    with Session(read_only(_engine())) as session:
+        sources = note_sources(session, directory, files)
+        total = log_head(session)[0]
+        with click.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
+            report = verify_log(
+                session,
+                sources=sources,
+                keys=keys,
+                origin=settings["AUDIT_ORIGIN"],
+                progress=bar.update,
+            )
+    for problem in report.problems:
+        click.echo(f"PROBLEM {problem.code}: {problem.message}")
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}")
+    if report.redacted:
+        click.echo(f"redacted notes (erased, chain intact): {len(report.redacted)} entries")
+    run = VerificationRun(
+        started_at=started,
+        finished_at=utcnow(),
+        tree_size=report.size,
+        ok=report.ok,
+        problems=len(report.problems),
+        redacted=len(report.redacted),
+        checkpoints=report.checkpoints,
+        summary=report.summary(),
+    )
+    try:
+        with session_scope(_engine()) as session:
+            session.add(run)
+    except SQLAlchemyError as exc:  # e.g. run against a read-only replica or a copy
+        click.echo(f"warning: the result was not stored for the status panel ({exc})", err=True)
+    verdict = "OK" if report.ok else f"FAILED with {len(report.problems)} problems"
+    click.echo(f"{verdict}: {report.size} entries, {report.checkpoints} signed checkpoints checked")
+    sys.exit(0 if report.ok else 1)
+
+
+@audit_cli.command("checkpoint")
+@click.option("--every", type=float, default=None, help="Keep going, every N seconds.")
+@click.option("--heartbeat", type=int, default=3600, show_default=True, help="Seconds.")
+def checkpoint(every: float | None, heartbeat: int) -> None:
+    """Sign the log's size, root and chain head; copy the note to CHECKPOINT_DIR."""
+    job = _job()
+
+    def report(row) -> None:
+        if row is not None:
+            click.echo(f"checkpoint {row.id}: size {row.tree_size}, key {row.key_id}")
+            click.echo(f"  copied to {row.file_name}")
+
+    try:
+        if every is None:
+            report(checkpoint_now(job))
+            return
+        click.echo(f"checkpointing every {every:g}s (heartbeat {heartbeat}s); Ctrl-C stops")
+        run_every(
+            job,
+            every=every,
+            heartbeat=timedelta(seconds=heartbeat),
+            report=report,
+            warn=lambda message: click.echo(message, err=True),
+        )
+    except CheckpointError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        click.echo("stopped")
+
+
+@audit_cli.command("prove")
+@click.option("--index", type=int, help="Inclusion: the entry (leaf) index.")
+@click.option("--size", type=int, help="Inclusion: the tree size (default: the log's size).")
+@click.option("--from", "size1", type=int, help="Consistency: the older tree size.")
+@click.option("--to", "size2", type=int, help="Consistency: the newer tree size.")
+def prove(index: int | None, size: int | None, size1: int | None, size2: int | None) -> None:
+    """Print an inclusion or consistency proof as JSON."""
+    origin = _settings()["AUDIT_ORIGIN"]
+    with Session(read_only(_engine())) as session:
+        try:
+            if index is not None and size1 is None and size2 is None:
+                size = log_head(session)[0] if size is None else size
+                doc = prove_inclusion(session, origin=origin, index=index, size=size)
+            elif size1 is not None and size2 is not None and index is None and size is None:
+                doc = prove_consistency(session, origin=origin, size1=size1, size2=size2)
+            else:
+                raise click.UsageError("use --index N [--size S], or --from S1 --to S2")
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+    doc["verifier_key"] = current_signer(_settings()).verifier_key
+    click.echo(json.dumps(doc, indent=2, sort_keys=True))
+
+
+@audit_cli.command("check-proof")
+@click.argument("proof_file", type=click.File("r"))
+@click.option("--key", "extra_keys", multiple=True, help="A trusted verifier key; repeatable.")
+def check_proof_command(proof_file, extra_keys: tuple[str, ...]) -> None:
+    """Verify a proof printed by `audit prove` (what a third party would do)."""
+    try:
+        doc = json.load(proof_file)
+        shown = check_proof(doc, keys=_trusted(extra_keys))
+    except (ProofError, ValueError, KeyError, TypeError) as exc:
+        raise click.ClickException(f"proof rejected: {exc}") from exc
+    for line in shown:
+        click.echo(line)
+
+
+@audit_cli.command("erase-note")
+@click.option("--seq", type=int, required=True)
+@click.option("--reason", required=True, help="Why (e.g. the erasure request reference).")
+def erase_note_command(seq: int, reason: str) -> None:
+    """Erase an entry's free-text note and salt (GDPR); the chain still verifies."""
+    with session_scope(_engine()) as session:
+        erased = erase_note(session, actor=None, seq=seq, reason=reason)
+    click.echo(f"note of entry {seq} erased" if erased else f"entry {seq} has no note")
+
+
+@click.command("rotate-signing")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@with_appcontext
+def rotate_signing(out: Path | None) -> None:
+    """New checkpoint signing key; the old public key stays trusted for verification."""
+    instance = current_app.config["VIGIL_INSTANCE"]
+    try:
+        old, new = rotate_signing_key(_settings(), instance, out=out)
+    except KeyRotationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with session_scope(_engine()) as session:
+        record_event(
+            session,
+            event_type="keys.signing_rotated",
+            actor=None,
+            target_type="signing_key",
+            target_id=new.key_id,
+            target_label=new.verifier_key,
+            reason="keys rotate-signing",
+            before=old.verifier_key,
+            after=new.verifier_key,
+        )
+    click.echo(f"new signing key {new.key_id}; trusted keys in {_keys_file()}")
+    click.echo(f"verifier key (publish it): {new.verifier_key}")
+    if out is not None:
+        click.echo(f"set VIGIL_AUDIT_SIGNING_KEY_FILE={out} and restart the checkpoint sidecar")
+
+
+def attach_key_commands(app: Flask) -> None:
+    """Add `keys rotate-signing` to the `keys` group other packages share."""
+    keys = app.cli.commands.get("keys")
+    if keys is None:
+        keys = AppGroup("keys", help="Key rotation.")
+        app.cli.add_command(keys)
+    keys.add_command(rotate_signing)

@@ -1,0 +1,98 @@
+"""Configuration: defaults, then VIGIL_* environment variables, then the test mapping."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+# Every setting Vigil reads, with its default. The README's table mirrors this mapping.
+DEFAULTS: dict[str, Any] = {
+    "ENV": "development",  # "production" turns on the strict start-up checks
+    "DEBUG": False,
+    "DATABASE_URL": "",  # empty: sqlite:///<instance>/vigil.db
+    "SECRET_KEY": "",  # production: required; development: generated into instance/
+    "EVIDENCE_KEY": "",  # base64 32-byte master key for sealed evidence
+    "AUDIT_SIGNING_KEY": "",  # base64 32-byte Ed25519 seed for checkpoints
+    "AUDIT_ORIGIN": "vigil.local/access-log",  # checkpoint origin line
+    "CHECKPOINT_DIR": "",  # empty: <instance>/checkpoints
+    # Trusted checkpoint public keys (Go note verifier keys, one a line), kept outside the
+    # database so a database writer cannot add one; empty: <instance>/audit_verifier_keys.txt
+    "AUDIT_VERIFIER_KEYS": "",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "LOGIN_LIMIT_PER_ACCOUNT": "10 per 15 minutes",
+    "LOGIN_LIMIT_PER_ADDRESS": "50 per 15 minutes",
+    "SECURE_COOKIES": None,  # None: on in production, off for local http
+    "SESSION_HOURS": 8,
+    "TRUSTED_PROXIES": 0,  # number of proxies whose X-Forwarded-* headers to trust
+    "CLAIM_LEASE_MINUTES": 10,  # a claim returns to the queue unless renewed
+    "VIEWER_CAP": 3,  # distinct staff who may open a case before break-glass is needed
+    "BREAK_GLASS_HOURS": 4,  # lifetime of an approved break-glass grant
+    "DENIAL_LIMIT_PER_ACTOR": "30 per minute",  # refused content/queue requests before 429
+    "BLUR_DEFAULT": True,  # organisation default for blurring message text
+    "GREYSCALE_DEFAULT": True,  # organisation default for greyscaling images
+    # Retired evidence master keys (comma-separated base64), readable until
+    # `flask --app app keys rotate-evidence` has rewrapped every data key.
+    "EVIDENCE_OLD_KEYS": "",
+    # Per-category SLA overrides in minutes, e.g. "terrorist_content=30,harassment=720";
+    # categories not named keep taxonomy.json's sla_minutes.
+    "SLA_MINUTES": "",
+    "REPORT_LIMIT_PER_REPORTER": "30 per hour",  # web user, or API reporter_id per token
+    "REPORT_LIMIT_PER_ADDRESS": "600 per minute",  # API calls per client address
+    "NOTICE_LIMIT_PER_ADDRESS": "10 per hour",  # public notice form posts per address
+}
+
+SECRET_SETTINGS = ("SECRET_KEY", "EVIDENCE_KEY", "AUDIT_SIGNING_KEY")
+_BOOLS = {"1": True, "true": True, "yes": True, "on": True}
+_FALSES = {"0": False, "false": False, "no": False, "off": False}
+
+
+class ConfigError(RuntimeError):
+    """Vigil cannot start with this configuration."""
+
+
+def _coerce(name: str, raw: str, default: Any) -> Any:
+    if isinstance(default, bool) or (default is None and name == "SECURE_COOKIES"):
+        lowered = raw.strip().lower()
+        if lowered in _BOOLS:
+            return True
+        if lowered in _FALSES:
+            return False
+        raise ConfigError(f"VIGIL_{name} must be true or false, not {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ConfigError(f"VIGIL_{name} must be a whole number, not {raw!r}") from exc
+    return raw
+
+
+def read_settings(environ: Mapping[str, str], test_config: Mapping[str, Any] | None) -> dict:
+    """Merge defaults, VIGIL_* variables (or VIGIL_*_FILE paths) and the test mapping."""
+    settings = dict(DEFAULTS)
+    for name, default in DEFAULTS.items():
+        file_var = environ.get(f"VIGIL_{name}_FILE")
+        if file_var:
+            with open(file_var, encoding="utf-8") as handle:
+                settings[name] = handle.read().strip()
+        elif f"VIGIL_{name}" in environ:
+            settings[name] = _coerce(name, environ[f"VIGIL_{name}"], default)
+    settings.update(test_config or {})
+    if settings["ENV"] not in ("development", "production", "test"):
+        raise ConfigError("VIGIL_ENV must be development, production or test")
+    return settings
+
+
+def check_production(settings: Mapping[str, Any]) -> None:
+    """Refuse to start production with debug on or a secret missing."""
+    if settings["ENV"] != "production":
+        return
+    if settings["DEBUG"] or os.environ.get("FLASK_DEBUG", "").lower() in _BOOLS:
+        raise ConfigError(
+            "production refuses to start with debug on (unset VIGIL_DEBUG/FLASK_DEBUG)"
+        )
+    missing = [f"VIGIL_{name}" for name in SECRET_SETTINGS if not settings[name]]
+    if not settings["DATABASE_URL"]:
+        missing.append("VIGIL_DATABASE_URL")
+    if missing:
+        raise ConfigError("production needs these settings: " + ", ".join(missing))

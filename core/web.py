@@ -1,0 +1,111 @@
+"""Request ids, security headers, error pages and RFC 9457 problem details."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Flask, current_app, g, jsonify, make_response, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+ERROR_CODES = (400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503)
+TITLES = {
+    400: "Bad request",
+    401: "Sign-in required",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Something went wrong",
+    503: "Temporarily unavailable",
+}
+
+
+def wants_problem_json() -> bool:
+    """API paths answer errors as application/problem+json."""
+    return request.path.startswith("/api/")
+
+
+def problem(status: int, detail: str, **extra) -> tuple:
+    """An RFC 9457 problem details response."""
+    body = {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status}
+    body.update(detail=detail, instance=request.path, **extra)
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def _handle_http(exc: HTTPException):
+    status = exc.code or 500
+    if wants_problem_json():
+        response = problem(status, exc.description or TITLES.get(status, ""))
+    else:
+        html = render_template("errors/error.html", status=status, title=TITLES.get(status))
+        response = make_response(html, status)
+    # Keep headers the exception carries (Retry-After on 429, Allow on 405).
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def _handle_csrf(exc: CSRFError):
+    exc.description = "The form expired or did not come from Vigil. Reload the page and retry."
+    return _handle_http(exc)
+
+
+def _handle_unexpected(exc: Exception):
+    if isinstance(exc, HTTPException):
+        return _handle_http(exc)
+    current_app.logger.exception("unhandled error (request %s)", getattr(g, "request_id", "?"))
+    return _handle_http(InternalServerError())
+
+
+def _start_request() -> None:
+    g.request_id = secrets.token_hex(8)
+
+
+def _secure_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+    headers["X-Request-ID"] = getattr(g, "request_id", "")
+    if request.is_secure:
+        headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    if not request.path.startswith("/static/"):
+        # Authenticated pages (and sign-in forms carrying CSRF tokens) are never cached.
+        headers["Cache-Control"] = "no-store"
+        headers["Pragma"] = "no-cache"
+    elif current_user and getattr(current_user, "is_authenticated", False):
+        headers["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+def init_web(app: Flask) -> None:
+    """Wire request ids, headers and error handlers into the app."""
+    from core.textsafety import hidden_characters, visible_text
+
+    app.jinja_env.filters["visible"] = visible_text  # every piece of conversation text
+    app.jinja_env.filters["hidden_count"] = hidden_characters
+    app.jinja_env.filters["capped"] = lambda n, cap=10_000: f"{cap:,}+" if n > cap else f"{n:,}"
+    app.before_request(_start_request)
+    app.after_request(_secure_headers)
+    app.register_error_handler(CSRFError, _handle_csrf)
+    app.register_error_handler(HTTPException, _handle_http)
+    app.register_error_handler(Exception, _handle_unexpected)

@@ -1,0 +1,142 @@
+"""Harmless demo conversations and reports; harmful content appears only as placeholders."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session, select
+
+from access_control.models import User
+from core.timeutil import utcnow
+from moderation.evidence import snapshot_of_stored
+from moderation.intake import IntakeSettings, Reporter, report_own_conversation, submit_report
+from moderation.models import Channel
+from moderation.notice import file_notice
+from privacy.conversations import MessageDraft, create_conversation, messages_of
+from privacy.models import Conversation
+
+# (external id, title, messages, reports); each report is (channel, category, source, messages).
+DEMO_CONVERSATIONS = [
+    (
+        "demo-conv-1",
+        "Planning a birthday party",
+        [
+            ("user", "Can you help me plan a birthday party for my niece? She turns 8."),
+            (
+                "assistant",
+                "Happily! A few ideas:\n- a treasure hunt\n- a baking corner\n- a craft table",
+            ),
+        ],
+        [],
+    ),
+    (
+        "demo-conv-2",
+        "Is this prize message real?",
+        [
+            ("user", "I received this text, is it real?\n\n[simulated scam message]"),
+            (
+                "assistant",
+                "This has the signs of a scam: urgency, a prize you did not enter for, a link.",
+            ),
+            ("user", "Thanks, I will report it."),
+        ],
+        [("web", "scam_fraud", "user_notice", ["m0"])],
+    ),
+    (
+        "demo-conv-3",
+        "Help with a group chat",
+        [
+            (
+                "user",
+                "Someone in my group chat keeps sending this:\n[simulated harassment message]",
+            ),
+            ("assistant", "I'm sorry that is happening. You can mute, block and report them."),
+        ],
+        [
+            ("notice", "harassment", "user_notice", ["m0"]),
+            ("api", "harassment", "trusted_flagger", ["m0"]),
+        ],
+    ),
+    (
+        "demo-conv-4",
+        "Flagged by automated detection",
+        [
+            ("user", "[simulated grooming message]"),
+            ("assistant", "I can't help with that. If a child is in danger, contact the police."),
+        ],
+        [("api", "child_sexual_abuse", "automated_detection", ["m0"])],
+    ),
+]
+
+
+def _file(session, settings, pepper, owner, conversation, report) -> None:
+    channel, category, source, message_ids = report
+    if channel == "web":
+        report_own_conversation(
+            session,
+            settings=settings,
+            user=owner,
+            conversation=conversation,
+            message_ids=message_ids,
+            category=category,
+            description="Demo report.",
+        )
+    elif channel == "notice":
+        file_notice(
+            session,
+            settings=settings,
+            conversation=conversation,
+            message_ids=message_ids,
+            category=category,
+            explanation="Demo notice: the message targets a person repeatedly.",
+            name="Demo Notifier",
+            email="notifier@vigil.example",
+            good_faith=True,
+            user=None,
+            pepper=pepper,
+        )
+    else:
+        messages = messages_of(session, conversation_id=conversation.id)
+        submit_report(
+            session,
+            settings=settings,
+            conversation=conversation,
+            document=snapshot_of_stored(conversation, messages),
+            message_ids=message_ids,
+            category=category,
+            source_type=source,
+            channel=Channel.API,
+            reporter=Reporter(key=f"api:demo-{source}"),
+            statement={"description": "Demo report from the chat backend."},
+        )
+
+
+def seed_intake(session: Session, *, owner: User, settings: IntakeSettings, pepper: str) -> int:
+    """Create the demo conversations (and their reports) that are missing; returns how many."""
+    created = 0
+    start = utcnow() - timedelta(days=2)
+    for external_id, title, messages, reports in DEMO_CONVERSATIONS:
+        query = select(Conversation.id).where(Conversation.external_id == external_id)
+        if session.exec(query).first() is not None:
+            continue
+        drafts = [
+            MessageDraft(
+                role=role,
+                text=text,
+                external_id=f"m{i}",
+                created_at=start + timedelta(minutes=created * 30 + i),
+            )
+            for i, (role, text) in enumerate(messages)
+        ]
+        conversation = create_conversation(
+            session,
+            owner=owner,
+            model_id="vigil-demo-1",
+            title=title,
+            external_id=external_id,
+            messages=drafts,
+        )
+        for report in reports:
+            _file(session, settings, pepper, owner, conversation, report)
+        created += 1
+    return created

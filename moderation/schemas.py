@@ -1,0 +1,141 @@
+"""API input and output models, and their errors as RFC 9457 `errors` entries."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, ValidationError
+
+from moderation import taxonomy
+
+MAX_MESSAGES = 500
+MAX_MESSAGE_CHARS = 32_000
+MAX_DESCRIPTION_CHARS = 2_000
+MAX_REQUEST_BYTES = 1024 * 1024  # the app-wide MAX_CONTENT_LENGTH
+# Ids name things in the chat backend; a tight alphabet keeps them out of HTML and URLs trouble.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
+SOURCE_TYPES = Literal["user_notice", "trusted_flagger", "automated_detection", "own_initiative"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AttachmentIn(_Strict):
+    """Metadata of an attachment; Vigil does not receive the file."""
+
+    name: str = Field(min_length=1, max_length=255)
+    media_type: str = Field(max_length=127, pattern=r"^[A-Za-z0-9.+\-]+/[A-Za-z0-9.+\-]+$")
+    size: StrictInt = Field(ge=0, le=2**53)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class MessageIn(_Strict):
+    """One message of the conversation snapshot."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    role: Literal["user", "assistant", "system"]
+    text: str = Field(max_length=MAX_MESSAGE_CHARS)
+    created_at: AwareDatetime
+    attachment: AttachmentIn | None = None
+
+
+class ConversationIn(_Strict):
+    """The conversation as the chat backend holds it at the time of the report."""
+
+    id: str = Field(pattern=ID_PATTERN, description="The chat backend's conversation id.")
+    owner_id: str = Field(
+        default="", max_length=128, description="Pseudonymous id of the conversation's owner."
+    )
+    model_id: str = Field(min_length=1, max_length=100)
+    product: Literal["chat", "api", "ocr"]
+    title: str = Field(default="", max_length=200)
+    messages: list[MessageIn] = Field(min_length=1, max_length=MAX_MESSAGES)
+
+
+class ReportIn(_Strict):
+    """POST /api/v1/reports: a report with its conversation snapshot."""
+
+    conversation: ConversationIn
+    message_ids: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_MESSAGES,
+        description="Reported messages; empty reports the whole conversation.",
+    )
+    category: str = Field(description="A Vigil category key (see the enum).")
+    description: str = Field(default="", max_length=MAX_DESCRIPTION_CHARS)
+    reporter_id: str = Field(pattern=ID_PATTERN, description="Pseudonymous reporter id.")
+    source_type: SOURCE_TYPES
+
+
+class ReportReceipt(BaseModel):
+    """The acknowledgement of a report (DSA Art. 16(4)) and its current status."""
+
+    reference: str = Field(examples=["VR-7K2M9QF3XD"])
+    status: Literal["received", "closed"]
+    received_at: datetime
+    category: str
+    message_ids: list[str]
+
+
+class ProblemError(BaseModel):
+    """One failing field: a JSON pointer into the request body and what is wrong."""
+
+    pointer: str = Field(examples=["#/conversation/messages/3/text"])
+    detail: str
+    type: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[ProblemError] | None = None
+
+
+def _pointer(loc: tuple[Any, ...]) -> str:
+    # RFC 6901 escaping, so an unknown field named "a/b" still points somewhere precise.
+    parts = (str(part).replace("~", "~0").replace("/", "~1") for part in loc)
+    return "#/" + "/".join(parts) if loc else "#"
+
+
+def _error(loc: tuple[Any, ...], detail: str, kind: str) -> dict[str, str]:
+    return {"pointer": _pointer(loc), "detail": detail, "type": kind}
+
+
+def _semantic_errors(payload: ReportIn) -> list[dict[str, str]]:
+    errors = []
+    messages = payload.conversation.messages
+    counts = Counter(message.id for message in messages)
+    for index, message in enumerate(messages):
+        if counts[message.id] > 1:
+            loc = ("conversation", "messages", index, "id")
+            errors.append(_error(loc, "Message ids must be unique.", "duplicate"))
+    known = set(counts)
+    for index, message_id in enumerate(payload.message_ids):
+        if message_id not in known:
+            loc = ("message_ids", index)
+            errors.append(_error(loc, "No message with this id in the snapshot.", "unknown_id"))
+    try:
+        taxonomy.category(payload.category)
+    except KeyError:
+        keys = ", ".join(item.key for item in taxonomy.categories())
+        errors.append(_error(("category",), f"Unknown category; one of {keys}.", "enum"))
+    return errors
+
+
+def parse_report(data: Any) -> tuple[ReportIn | None, list[dict[str, str]]]:
+    """Validate a decoded body: the model or a list of errors with field pointers."""
+    try:
+        payload = ReportIn.model_validate(data)
+    except ValidationError as exc:
+        errors = [_error(tuple(e["loc"]), e["msg"], e["type"]) for e in exc.errors()]
+        return None, errors
+    errors = _semantic_errors(payload)
+    return (None, errors) if errors else (payload, [])

@@ -1,0 +1,83 @@
+// Vigil reviewer workspace: keyboard shortcuts, logged reveals, claim lease renewal.
+// Plain JavaScript, no inline handlers (CSP forbids them), no network but Vigil itself.
+(function () {
+  "use strict";
+  var messages = Array.prototype.slice.call(document.querySelectorAll("article.message"));
+  var current = -1;
+  var csrf = document.querySelector('meta[name="csrf-token"]');
+  var header = document.querySelector(".case-header");
+
+  function typing(target) {
+    var tag = (target.tagName || "").toLowerCase();
+    return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable;
+  }
+
+  function select(index) {
+    if (!messages.length) return;
+    current = Math.max(0, Math.min(messages.length - 1, index));
+    messages.forEach(function (m, i) { m.classList.toggle("selected", i === current); });
+    messages[current].focus();
+    messages[current].scrollIntoView({ block: "nearest" });
+  }
+
+  function reveal(message) {
+    if (!message || !message.classList.contains("blurred")) return;
+    fetch(message.dataset.reveal, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": csrf ? csrf.content : "", "Accept": "application/json" }
+    }).then(function (response) {
+      if (!response.ok) throw new Error("reveal refused: " + response.status);
+      return response.json();
+    }).then(function (data) {
+      // data.html was escaped on the server (hidden characters shown as markers).
+      message.querySelector(".message-text").innerHTML = data.html;
+      message.classList.remove("blurred");
+      message.classList.add("revealed");
+    }).catch(function () {
+      message.classList.add("reveal-failed");
+    });
+  }
+
+  messages.forEach(function (message, i) {
+    var button = message.querySelector("button.reveal");
+    if (button) button.addEventListener("click", function () { select(i); reveal(message); });
+  });
+
+  function focusFirst(selector) {
+    var el = document.querySelector(selector);
+    if (el) { el.focus(); el.scrollIntoView({ block: "center" }); }
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    switch (event.key) {
+      case "j": select(current + 1); break;
+      case "k": select(current - 1); break;
+      case "r": reveal(messages[current < 0 ? 0 : current]); if (current < 0) select(0); break;
+      case "n": var next = document.getElementById("next-form"); if (next) next.submit(); break;
+      case "e": focusFirst("#escalate-target"); break;
+      case "l": focusFirst("#labels"); break;
+      case "?": var help = document.getElementById("shortcut-help"); if (help) help.hidden = !help.hidden; break;
+      default: return;
+    }
+    event.preventDefault();
+  });
+
+  // Keep the claim while the reviewer works; say so plainly when it is lost.
+  if (header && header.dataset.token) {
+    setInterval(function () {
+      var body = new URLSearchParams({ token: header.dataset.token });
+      fetch(header.dataset.renew, {
+        method: "POST", credentials: "same-origin", body: body,
+        headers: { "X-CSRFToken": csrf ? csrf.content : "", "Accept": "application/json" }
+      }).then(function (response) {
+        if (response.status === 409) {
+          document.body.classList.add("claim-lost");
+          var lease = document.getElementById("lease");
+          if (lease) lease.textContent = "expired: claim the case again before deciding";
+        }
+      });
+    }, 120000);
+  }
+})();

@@ -1,0 +1,256 @@
+"""Fixtures: a fresh migrated database per test, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+import uuid
+
+os.environ.setdefault("VIGIL_NO_MODULE_APP", "1")  # tests build their own apps
+
+import pyotp
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from core.db import make_engine, session_scope
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PG_URL = os.environ.get(
+    "VIGIL_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+]
+
+
+def _migrate(url: str) -> None:
+    from access_control.policy import load_baseline
+    from core import migrate
+
+    engine = make_engine(url)
+    try:
+        migrate.upgrade(engine)
+        with session_scope(engine) as session:
+            load_baseline(session)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    """The PostgreSQL server tests create databases on; skips (fails in CI) if absent."""
+    try:
+        engine = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:
+        if IN_CI:
+            pytest.fail(f"CI=true but PostgreSQL at {PG_URL} is unreachable: {exc}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL} (set VIGIL_TEST_DATABASE_URL)")
+    return PG_URL
+
+
+def pg_execute(admin_url: str, sql: str) -> None:
+    """Run one statement on the admin database in autocommit mode."""
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
+def pg_database_url(admin_url: str, name: str) -> str:
+    """The URL of database `name` on the admin URL's server."""
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_admin_url):
+    """A migrated template database, copied per test (CREATE DATABASE ... TEMPLATE)."""
+    name = f"vigil_tmpl_{uuid.uuid4().hex[:10]}"
+    pg_execute(pg_admin_url, f'CREATE DATABASE "{name}"')
+    _migrate(pg_database_url(pg_admin_url, name))
+    yield name
+    pg_execute(pg_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """A migrated SQLite file, copied per test."""
+    path = tmp_path_factory.mktemp("template") / "vigil.db"
+    _migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path):
+    """A fresh, migrated database for one test, on each backend."""
+    if request.param == "sqlite":
+        target = tmp_path / "vigil.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), target)
+        yield f"sqlite:///{target}"
+        return
+    admin_url = request.getfixturevalue("pg_admin_url")
+    template = request.getfixturevalue("pg_template")
+    name = f"vigil_t_{uuid.uuid4().hex[:12]}"
+    pg_execute(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    yield pg_database_url(admin_url, name)
+    pg_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_settings(database_url: str, tmp_path) -> dict:
+    """The test mapping handed to create_app."""
+    return {
+        "ENV": "test",
+        "DATABASE_URL": database_url,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
+    }
+
+
+test_settings.__test__ = False  # a helper, not a test
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    """A Vigil app on a fresh database."""
+    application = create_app(test_settings(database_url, tmp_path))
+    yield application
+    application.extensions["vigil.engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def db(app):
+    """A session outside any request, for asserting (reads never block the app's writes)."""
+    from sqlmodel import Session
+
+    from core.db import read_only
+
+    with Session(read_only(app.extensions["vigil.engine"]), expire_on_commit=False) as session:
+        yield session
+
+
+CSRF_RE = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
+)
+
+
+def csrf_token(client, url: str = "/login") -> str:
+    """Read a CSRF token from a page the way a browser would."""
+    html = client.get(url).get_data(as_text=True)
+    match = CSRF_RE.search(html)
+    assert match, f"no CSRF token on {url}"
+    return match.group(1) or match.group(2)
+
+
+def post_form(client, url: str, data: dict, *, token_from: str = "/login", **kwargs):
+    """POST a form with a CSRF token, as a browser would."""
+    return client.post(url, data={"csrf_token": csrf_token(client, token_from), **data}, **kwargs)
+
+
+class Factory:
+    """Small make_* helpers bound to one app."""
+
+    password = "correct horse battery staple"
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.engine = app.extensions["vigil.engine"]
+
+    def make_user(self, email: str | None = None, roles: tuple[str, ...] = (), totp: bool = True):
+        from access_control import accounts
+        from core.timeutil import utcnow
+
+        email = email or f"{uuid.uuid4().hex[:8]}@example.test"
+        with session_scope(self.engine) as session:
+            user = accounts.create_account(
+                session,
+                actor=None,
+                email=email,
+                display_name=email.split("@")[0],
+                password=self.password,
+            )
+            for role in roles:
+                accounts.grant_role(
+                    session, actor=None, user=user, role=role, reason="test", authorize=None
+                )
+            if totp and roles:
+                user.totp_secret, user.mfa_enrolled_at = pyotp.random_base32(), utcnow()
+                session.add(user)
+        return user
+
+    def fresh_code(self, user) -> str:
+        """A TOTP code for a step the account has not used yet (one-time use)."""
+        from access_control.models import User
+
+        with session_scope(self.engine) as session:
+            last = session.get(User, user.id).totp_last_step
+        # The current step, not the previous one: the server accepts one step either side,
+        # so a code minted just before a step boundary stays valid for a full step after it.
+        current = int(time.time() // 30)
+        step = max(current, last + 1)
+        if step > current + 1:  # a third sign-in within one step: wait for the window
+            time.sleep((step - 1) * 30 - time.time() + 0.05)
+        return pyotp.TOTP(user.totp_secret).at(step * 30)
+
+    def login(self, client, user, password: str | None = None):
+        """Sign in through the real forms: password, then TOTP for staff."""
+        response = post_form(
+            client, "/login", {"email": user.email, "password": password or self.password}
+        )
+        if response.status_code == 302 and response.headers["Location"].endswith("/login/mfa"):
+            response = post_form(
+                client, "/login/mfa", {"code": self.fresh_code(user)}, token_from="/login/mfa"
+            )
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return response
+
+    def login_as(self, client, *roles: str):
+        """Create an account holding `roles` and sign it in."""
+        user = self.make_user(roles=roles)
+        self.login(client, user)
+        return user
+
+
+@pytest.fixture
+def factory(app) -> Factory:
+    return Factory(app)
+
+
+# --- proof that the PostgreSQL and browser tests really ran ------------------------
+
+_RAN = {"postgres": 0, "browser": 0}
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" and report.outcome in ("passed", "failed"):
+        for marker in _RAN:
+            if marker in report.keywords:
+                _RAN[marker] += 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.write_line(
+        f"PostgreSQL tests run: {_RAN['postgres']}; browser tests run: {_RAN['browser']}"
+    )
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # With CI=true a green run must include both; a skip would hide a missing install.
+    if IN_CI and exitstatus == 0 and session.testscollected > 50:
+        missing = [name for name, count in _RAN.items() if count == 0]
+        if missing:
+            session.exitstatus = 1
+            print(f"\nCI=true but no {' or '.join(missing)} tests ran")

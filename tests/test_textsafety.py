@@ -1,0 +1,40 @@
+"""Hostile conversation text is shown, never executed or hidden."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.textsafety import hidden_characters, visible_text
+
+HOSTILE = [
+    ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+    ('"><img src=x onerror=alert(1)>', "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;"),
+    ("' onmouseover='x", "&#39; onmouseover=&#39;x"),
+    ("[click](javascript:alert(1))", "[click](javascript:alert(1))"),
+    ("https://evil.example/login", "https://evil.example/login"),
+]
+
+
+@pytest.mark.parametrize(("raw", "shown"), HOSTILE)
+def test_markup_is_escaped_and_never_linked(raw, shown):
+    html = str(visible_text(raw))
+    assert html == shown
+    assert "<a" not in html and "<script" not in html and "<img" not in html
+
+
+def test_bidi_override_is_made_visible():
+    html = str(visible_text("invoice\u202egpj.exe"))
+    assert "[RLO]" in html and "\u202e" not in html
+    assert 'title="U+202E RIGHT-TO-LEFT OVERRIDE"' in html
+
+
+def test_zero_width_and_tag_characters_are_made_visible():
+    text = "pay\u200bpal\u200d \U000e0041\U000e0042"
+    html = str(visible_text(text))
+    assert "[ZWSP]" in html and "[ZWJ]" in html and "[TAG A]" in html and "[TAG B]" in html
+    assert hidden_characters(text) == 4
+
+
+def test_line_breaks_survive_and_plain_text_is_untouched():
+    assert str(visible_text("a\r\nb\rc\n")) == "a\nb\nc\n"
+    assert hidden_characters("ordinary words, émoji 🙂") == 0
