@@ -144,6 +144,7 @@ def _submit(db, payload: ReportIn, token_id: int) -> Report:
         model_id=payload.conversation.model_id,
         product=payload.conversation.product,
         owner_ref=payload.conversation.owner_id,
+        language=payload.conversation.language,
     )
     return submit_report(
         db,

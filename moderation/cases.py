@@ -36,6 +36,7 @@ from sqlmodel import Session, col, select
 from core.timeutil import as_utc
 from moderation import taxonomy
 from moderation.models import Case, CaseState, Report
+from privacy.conversations import primary_language
 
 # Crockford's base32: no I, L, O or U, so a reference read over the phone survives.
 REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -125,6 +126,7 @@ def add_report_to_case(
     now: datetime,
     sla: Mapping[str, int],
     new_case: bool = False,
+    language: str = "",
 ) -> Case:
     """Fold a flushed report into its case: counts, sources, queue, SLA and priority."""
     chosen = taxonomy.category(report.category)
@@ -132,6 +134,7 @@ def add_report_to_case(
     case.last_reported_at = now
     case.channels = _merge(case.channels, report.channel)
     case.source_types = _merge(case.source_types, report.source_type)
+    case.language = primary_language(language) or case.language
     case.trusted_flagger = case.trusted_flagger or report.source_type == TRUSTED_FLAGGER
     if chosen.severity > case.severity:
         case.category, case.severity = chosen.key, chosen.severity

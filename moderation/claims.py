@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, or_, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -82,11 +82,13 @@ def claim_next(
     lease: timedelta,
     now: datetime,
     skip: int | None = None,
+    language: str = "",
 ) -> CaseClaim | None:
     """Claim the highest-priority unclaimed open case in these queues; None if none is left.
 
     The reviewer's current claim goes back to the queue first (one case at a time);
-    `skip` keeps the case they are leaving from coming straight back to them.
+    `skip` keeps the case they are leaving from coming straight back to them, and
+    `language` (a primary subtag) limits the choice to cases the reviewer can read.
     """
     if not queues:
         return None
@@ -98,6 +100,7 @@ def claim_next(
             .where(Case.state == CaseState.OPEN.value, col(Case.queue).in_(queues))
             .where(or_(col(CaseClaim.case_id).is_(None), col(CaseClaim.lease_until) <= now))
             .where(col(Case.id) != (skip or 0))
+            .where(col(Case.language) == language if language else true())
             .order_by(col(Case.priority).desc(), col(Case.first_reported_at), col(Case.id))
             .limit(8)
         ).all()

@@ -15,11 +15,13 @@ from moderation.notice import file_notice
 from privacy.conversations import MessageDraft, create_conversation, messages_of
 from privacy.models import Conversation
 
-# (external id, title, messages, reports); each report is (channel, category, source, messages).
+# (external id, title, language, messages, reports); each report is
+# (channel, category, source, messages).
 DEMO_CONVERSATIONS = [
     (
         "demo-conv-1",
         "Planning a birthday party",
+        "en",
         [
             ("user", "Can you help me plan a birthday party for my niece? She turns 8."),
             (
@@ -32,6 +34,7 @@ DEMO_CONVERSATIONS = [
     (
         "demo-conv-2",
         "Is this prize message real?",
+        "en",
         [
             ("user", "I received this text, is it real?\n\n[simulated scam message]"),
             (
@@ -45,6 +48,7 @@ DEMO_CONVERSATIONS = [
     (
         "demo-conv-3",
         "Help with a group chat",
+        "en",
         [
             (
                 "user",
@@ -60,11 +64,22 @@ DEMO_CONVERSATIONS = [
     (
         "demo-conv-4",
         "Flagged by automated detection",
+        "en",
         [
             ("user", "[simulated grooming message]"),
             ("assistant", "I can't help with that. If a child is in danger, contact the police."),
         ],
         [("api", "child_sexual_abuse", "automated_detection", ["m0"])],
+    ),
+    (
+        "demo-conv-5",
+        "Ist diese Gewinnnachricht echt?",
+        "de",
+        [
+            ("user", "Ich habe diese SMS bekommen:\n[simulierte Betrugsnachricht]"),
+            ("assistant", "Das sieht nach Betrug aus: Zeitdruck, ein Gewinn, ein Link."),
+        ],
+        [("api", "scam_fraud", "user_notice", ["m0"])],
     ),
 ]
 
@@ -115,7 +130,7 @@ def seed_intake(session: Session, *, owner: User, settings: IntakeSettings, pepp
     """Create the demo conversations (and their reports) that are missing; returns how many."""
     created = 0
     start = utcnow() - timedelta(days=2)
-    for external_id, title, messages, reports in DEMO_CONVERSATIONS:
+    for external_id, title, language, messages, reports in DEMO_CONVERSATIONS:
         query = select(Conversation.id).where(Conversation.external_id == external_id)
         if session.exec(query).first() is not None:
             continue
@@ -134,6 +149,7 @@ def seed_intake(session: Session, *, owner: User, settings: IntakeSettings, pepp
             model_id="vigil-demo-1",
             title=title,
             external_id=external_id,
+            language=language,
             messages=drafts,
         )
         for report in reports:

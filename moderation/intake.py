@@ -121,7 +121,15 @@ def submit_report(
         )
     session.add(report)
     session.flush()
-    add_report_to_case(session, case=case, report=report, now=now, sla=settings.sla, new_case=new)
+    add_report_to_case(
+        session,
+        case=case,
+        report=report,
+        now=now,
+        sla=settings.sla,
+        new_case=new,
+        language=conversation.language,
+    )
     exclude_from_training(session, conversation_id=conversation.id, reason=ExclusionReason.REPORTED)
     session.flush()
     return report

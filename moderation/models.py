@@ -63,6 +63,16 @@ class Case(SQLModel, table=True):
         ),
         # Queue header counts: capped range counts by age and by SLA deadline.
         Index("ix_moderation_case_queue_age", "state", "queue", "first_reported_at"),
+        # Reviewers who read one language work a queue filtered to it, in queue order.
+        Index(
+            "ix_moderation_case_queue_language",
+            "state",
+            "queue",
+            "language",
+            "priority",
+            "first_reported_at",
+            "id",
+        ),
         Index("ix_moderation_case_queue_sla", "state", "queue", "sla_due_at"),
     )
 
@@ -73,6 +83,8 @@ class Case(SQLModel, table=True):
     queue: str = Field(max_length=32)
     category: str = Field(max_length=64)  # the most severe category reported so far
     severity: int
+    # Primary language subtag of the conversation ("de" for "de-AT"); "" when unknown.
+    language: str = Field(default="", max_length=8)
     trusted_flagger: bool = Field(default=False)
     report_count: int = Field(default=0)
     distinct_reporters: int = Field(default=0)

@@ -28,6 +28,7 @@ class QueueFilter:
     category: str = ""
     source_type: str = ""
     min_reports: int = 0
+    language: str = ""  # a primary subtag ("de"), as Case.language holds it
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ def list_queue(
         query = query.where(col(Case.category) == flt.category)
     if flt.source_type:
         query = query.where(col(Case.source_types).contains(flt.source_type))
+    if flt.language:
+        query = query.where(col(Case.language) == flt.language)
     if flt.min_reports:
         query = query.where(col(Case.report_count) >= flt.min_reports)
     if after is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 from flask import (
@@ -38,6 +39,7 @@ from moderation.review_models import BreakGlassGrant, CaseEvent, ReviewPreferenc
 from moderation.review_service import ReviewInputError, add_note, decide_case, escalate_case
 
 review_bp = Blueprint("review", __name__, url_prefix="/review")
+LANGUAGE_RE = re.compile(r"[a-z]{2,3}")
 
 
 def _me() -> User:
@@ -78,6 +80,14 @@ def overview():
     return render_template("review/overview.html", stats=stats, pending=pending)
 
 
+def _language_arg(raw: str) -> tuple[str, str]:
+    """A language filter as Case.language holds it, or "" and an error for the form."""
+    language = raw.strip().lower()[:16]
+    if language and not LANGUAGE_RE.fullmatch(language):
+        return "", "Use a two- or three-letter language code, such as de or fil."
+    return language, ""
+
+
 @review_bp.route("/queues/<queue>")
 @requires("workspace", "use")
 def queue_page(queue: str):
@@ -96,10 +106,12 @@ def queue_page(queue: str):
             evidence_version=None,
             note=f"queue {queue}",
         )
+    language, language_error = _language_arg(request.args.get("language", ""))
     flt = queues.QueueFilter(
         category=request.args.get("category", "")[:64],
         source_type=request.args.get("source_type", "")[:32],
         min_reports=min(request.args.get("min_reports", 0, type=int) or 0, 10_000),
+        language=language,
     )
     after = queues.Cursor.decode(request.args.get("after", "")[:80])
     rows = queues.list_queue(db, queue=queue, flt=flt, after=after, now=now)
@@ -116,6 +128,7 @@ def queue_page(queue: str):
         next_cursor=next_cursor,
         stats=queues.queue_stats(db, queue=queue, now=now),
         categories=taxonomy.categories(),
+        language_error=language_error,
     )
 
 
@@ -136,6 +149,7 @@ def next_case():
         lease=_lease(),
         now=now,
         skip=request.form.get("skip", type=int),
+        language=_language_arg(request.form.get("language", ""))[0],
     )
     db.commit()
     if claim is None:

@@ -16,6 +16,7 @@ MAX_DESCRIPTION_CHARS = 2_000
 MAX_REQUEST_BYTES = 1024 * 1024  # the app-wide MAX_CONTENT_LENGTH
 # Ids name things in the chat backend; a tight alphabet keeps them out of HTML and URLs trouble.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
+LANGUAGE_PATTERN = r"^(?:[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*)?$"  # BCP 47, loosely
 SOURCE_TYPES = Literal["user_notice", "trusted_flagger", "automated_detection", "own_initiative"]
 
 
@@ -52,6 +53,12 @@ class ConversationIn(_Strict):
     model_id: str = Field(min_length=1, max_length=100)
     product: Literal["chat", "api", "ocr"]
     title: str = Field(default="", max_length=200)
+    language: str = Field(
+        default="",
+        max_length=35,
+        pattern=LANGUAGE_PATTERN,
+        description='BCP 47 language tag, e.g. "de" or "pt-BR"; empty when unknown.',
+    )
     messages: list[MessageIn] = Field(min_length=1, max_length=MAX_MESSAGES)
 
 

@@ -46,6 +46,7 @@ def create_conversation(
     product: str = Product.CHAT,
     title: str = "",
     external_id: str | None = None,
+    language: str = "",
     messages: Sequence[MessageDraft] = (),
 ) -> Conversation:
     """Store a conversation with its messages in order (caller commits)."""
@@ -55,6 +56,7 @@ def create_conversation(
         product=Product(product).value,
         title=title,
         external_id=external_id,
+        language=language,
     )
     session.add(conversation)
     session.flush()
@@ -115,7 +117,13 @@ def lock_conversation(session: Session, *, conversation_id: int) -> Conversation
 
 
 def upsert_external(
-    session: Session, *, external_id: str, model_id: str, product: str, owner_ref: str = ""
+    session: Session,
+    *,
+    external_id: str,
+    model_id: str,
+    product: str,
+    owner_ref: str = "",
+    language: str = "",
 ) -> Conversation:
     """Find or create the row for a chat-backend conversation, locked for this transaction.
 
@@ -134,6 +142,7 @@ def upsert_external(
             model_id=model_id,
             product=Product(product).value,
             title="",
+            language=language,
             created_at=now,
             updated_at=now,
         )
@@ -149,9 +158,15 @@ def upsert_external(
     conversation = session.exec(query).one()
     conversation.model_id, conversation.product = model_id, Product(product).value
     conversation.owner_ref = owner_ref or conversation.owner_ref
+    conversation.language = language or conversation.language
     conversation.updated_at = now
     session.add(conversation)
     return conversation
+
+
+def primary_language(tag: str) -> str:
+    """The primary subtag of a BCP 47 tag, lowercased: "pt-BR" -> "pt"; "" stays ""."""
+    return tag.split("-", 1)[0].lower()
 
 
 def exclude_from_training(

@@ -54,6 +54,8 @@ class Conversation(SQLModel, table=True):
     owner_ref: str = Field(default="", max_length=128)
     model_id: str = Field(max_length=100)
     product: str = Field(max_length=8)  # Product
+    # BCP 47 tag as the chat backend sent it ("de", "pt-BR"); "" when unknown.
+    language: str = Field(default="", max_length=35)
     # Only Vigil-native conversations keep a title here: a title is derived from content,
     # so for API pushes it lives inside the sealed evidence instead.
     title: str = Field(default="", max_length=200)

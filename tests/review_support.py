@@ -18,6 +18,7 @@ def make_case(
     category: str = "scam_fraud",
     texts=("hello", "[simulated scam message]"),
     source_type: str = "user_notice",
+    language: str = "",
 ) -> int:
     """File a report through the JSON API; return the case id."""
     from moderation.models import Report
@@ -29,6 +30,7 @@ def make_case(
         source_type=source_type,
         reporter_id=f"r-{uuid.uuid4().hex[:6]}",
     )
+    body["conversation"]["language"] = language
     response = api.post(body)
     assert response.status_code == 201, response.get_data(as_text=True)
     with Session(read_only(app.extensions["vigil.engine"])) as session:

@@ -15,9 +15,11 @@ def test_seed_demo_adds_conversations_and_reports_once(app, db):
             result = runner.invoke(args=["seed-demo"])
         assert result.exit_code == 0, result.output
     conversations = db.exec(select(Conversation)).all()
-    assert len(conversations) == 4
+    assert len(conversations) == 5
     assert {r.channel for r in db.exec(select(Report))} == {"web", "notice", "api"}
-    assert len(db.exec(select(Report)).all()) == 4
+    assert len(db.exec(select(Report)).all()) == 5
+    assert {c.language for c in conversations} == {"en", "de"}
+    assert {c.language for c in db.exec(select(Case))} == {"en", "de"}
     queues = {c.queue for c in db.exec(select(Case))}
     assert queues == {"general", "child_safety"}
     texts = " ".join(m.text for m in db.exec(select(Message)))
