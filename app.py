@@ -76,7 +76,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _attach_store_keys(app.extensions["vigil.engine"], settings)
     app.extensions["vigil.enforcer"] = EnforcerHolder()
     app.extensions["vigil.limiter"] = Limiter(
-        get_remote_address, app=app, storage_uri=settings["RATELIMIT_STORAGE_URI"]
+        get_remote_address,
+        app=app,
+        storage_uri=settings["RATELIMIT_STORAGE_URI"],
+        # A moving window: a fixed one lets twice the limit through across a window edge.
+        strategy="moving-window",
     )
     app.teardown_appcontext(close_session)
     CSRFProtect(app)  # app.extensions['csrf']; API blueprints call .exempt(bp)
