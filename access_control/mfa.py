@@ -9,7 +9,9 @@ import time
 
 import pyotp
 import segno
-from sqlmodel import Session, select
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, col, select
 
 from access_control.models import RecoveryCode, User
 from audit.events import record_event
@@ -48,14 +50,25 @@ def _matching_step(secret: str, code: str, now: float | None = None) -> int | No
     return None
 
 
-def verify_totp(user: User, code: str) -> bool:
-    """Accept a code once: a step at or before the last used one is a replay."""
+def verify_totp(session: Session, *, user: User, code: str) -> bool:
+    """Accept a code once: a step at or before the last used one is a replay.
+
+    The step is spent with a compare-and-set UPDATE, so two sign-ins racing with the same
+    code cannot both pass (PostgreSQL re-checks the WHERE after the first one commits).
+    """
     if not user.totp_secret:
         return False
     step = _matching_step(user.totp_secret, code)
     if step is None or step <= user.totp_last_step:
         return False
-    user.totp_last_step = step
+    spent = session.execute(
+        update(User)
+        .where(col(User.id) == user.id, col(User.totp_last_step) < step)
+        .values(totp_last_step=step)
+    )
+    if spent.rowcount != 1:
+        return False
+    set_committed_value(user, "totp_last_step", step)
     return True
 
 
@@ -112,8 +125,13 @@ def use_recovery_code(session: Session, *, user: User, code: str) -> bool:
         select(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
     ):
         if hmac.compare_digest(row.code_hash, wanted):
-            row.used_at = utcnow()
-            session.add(row)
+            spent = session.execute(  # compare-and-set: a racing second use finds it spent
+                update(RecoveryCode)
+                .where(col(RecoveryCode.id) == row.id, col(RecoveryCode.used_at).is_(None))
+                .values(used_at=utcnow())
+            )
+            if spent.rowcount != 1:
+                return False
             record_event(
                 session,
                 event_type="auth.recovery_code_used",

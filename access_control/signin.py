@@ -66,8 +66,7 @@ def check_second_factor(session: Session, *, user: User, code: str, recovery_cod
     """Accept a fresh TOTP code or an unused recovery code; throttled per account."""
     limits = _limits(user.email)[:1]
     throttle.enforce(limits)
-    if code and mfa.verify_totp(user, code):
-        session.add(user)
+    if code and mfa.verify_totp(session, user=user, code=code):
         return True
     if recovery_code and mfa.use_recovery_code(session, user=user, code=recovery_code):
         return True

@@ -7,7 +7,7 @@ import secrets
 from flask import Flask, current_app, g, jsonify, make_response, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -76,6 +76,17 @@ def _start_request() -> None:
     g.request_id = secrets.token_hex(8)
 
 
+NUL_REFUSED = "The input contains a NUL character, which no field in Vigil accepts."
+
+
+def _refuse_nul() -> None:
+    # One rule at the door for every form and query string: NUL is never meaningful
+    # input, and PostgreSQL cannot store it in a text column (a 500 otherwise).
+    for values in (request.args, request.form):
+        if any("\x00" in k + v for k, v in values.items(multi=True)):
+            raise BadRequest(NUL_REFUSED)
+
+
 def _secure_headers(response):
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
@@ -105,6 +116,7 @@ def init_web(app: Flask) -> None:
     app.jinja_env.filters["hidden_count"] = hidden_characters
     app.jinja_env.filters["capped"] = lambda n, cap=10_000: f"{cap:,}+" if n > cap else f"{n:,}"
     app.before_request(_start_request)
+    app.before_request(_refuse_nul)
     app.after_request(_secure_headers)
     app.register_error_handler(CSRFError, _handle_csrf)
     app.register_error_handler(HTTPException, _handle_http)

@@ -167,7 +167,11 @@ def _evidence(db, case: Case) -> EvidenceVersion:
 
 
 def _requested_reason(case_id: int) -> tuple[ReasonCode, str]:
-    asked = session.get(f"access:{case_id}") or {}
+    # One slot, for the case in hand: a slot per case would grow the cookie past the
+    # browser's 4 KB limit after a few cases with notes, and silently sign the reviewer out.
+    asked = session.get("access") or {}
+    if asked.get("case") != case_id:
+        return ReasonCode.ASSIGNED_REVIEW, ""
     try:
         return ReasonCode(asked.get("reason", ReasonCode.ASSIGNED_REVIEW)), asked.get("note", "")
     except ValueError:
@@ -268,7 +272,8 @@ def choose_reason(case_id: int):
     reason = request.form.get("reason", ReasonCode.ASSIGNED_REVIEW)
     if reason not in ReasonCode.__members__:
         abort(400)
-    session[f"access:{case_id}"] = {"reason": reason, "note": request.form.get("note", "")[:500]}
+    note = request.form.get("note", "")[:500]
+    session["access"] = {"case": case_id, "reason": reason, "note": note}
     return redirect(url_for("review.case_page", case_id=case_id))
 
 

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+)
 
 from moderation import taxonomy
 
@@ -20,6 +28,17 @@ LANGUAGE_PATTERN = r"^(?:[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*)?$"  # BCP 47, loos
 SOURCE_TYPES = Literal["user_notice", "trusted_flagger", "automated_detection", "own_initiative"]
 
 
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("NUL characters are not accepted")
+    return value
+
+
+# Text Vigil stores or shows as given (not sealed message text): no NUL, which PostgreSQL
+# cannot hold in a text column and which has no business in a name or an id.
+PlainStr = Annotated[str, AfterValidator(_no_nul)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -27,7 +46,7 @@ class _Strict(BaseModel):
 class AttachmentIn(_Strict):
     """Metadata of an attachment; Vigil does not receive the file."""
 
-    name: str = Field(min_length=1, max_length=255)
+    name: PlainStr = Field(min_length=1, max_length=255)
     media_type: str = Field(max_length=127, pattern=r"^[A-Za-z0-9.+\-]+/[A-Za-z0-9.+\-]+$")
     size: StrictInt = Field(ge=0, le=2**53)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
@@ -47,12 +66,12 @@ class ConversationIn(_Strict):
     """The conversation as the chat backend holds it at the time of the report."""
 
     id: str = Field(pattern=ID_PATTERN, description="The chat backend's conversation id.")
-    owner_id: str = Field(
+    owner_id: PlainStr = Field(
         default="", max_length=128, description="Pseudonymous id of the conversation's owner."
     )
-    model_id: str = Field(min_length=1, max_length=100)
+    model_id: PlainStr = Field(min_length=1, max_length=100)
     product: Literal["chat", "api", "ocr"]
-    title: str = Field(default="", max_length=200)
+    title: PlainStr = Field(default="", max_length=200)
     language: str = Field(
         default="",
         max_length=35,
@@ -72,7 +91,7 @@ class ReportIn(_Strict):
         description="Reported messages; empty reports the whole conversation.",
     )
     category: str = Field(description="A Vigil category key (see the enum).")
-    description: str = Field(default="", max_length=MAX_DESCRIPTION_CHARS)
+    description: PlainStr = Field(default="", max_length=MAX_DESCRIPTION_CHARS)
     reporter_id: str = Field(pattern=ID_PATTERN, description="Pseudonymous reporter id.")
     source_type: SOURCE_TYPES
 
@@ -124,8 +143,11 @@ def _semantic_errors(payload: ReportIn) -> list[dict[str, str]]:
         if counts[message.id] > 1:
             loc = ("conversation", "messages", index, "id")
             errors.append(_error(loc, "Message ids must be unique.", "duplicate"))
-    known = set(counts)
+    known, reported = set(counts), Counter(payload.message_ids)
     for index, message_id in enumerate(payload.message_ids):
+        if reported[message_id] > 1 and payload.message_ids.index(message_id) != index:
+            loc = ("message_ids", index)
+            errors.append(_error(loc, "This message is already listed.", "duplicate"))
         if message_id not in known:
             loc = ("message_ids", index)
             errors.append(_error(loc, "No message with this id in the snapshot.", "unknown_id"))

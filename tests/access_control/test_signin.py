@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import pyotp
 from sqlmodel import select
 
 from access_control.models import RecoveryCode, User
 from audit.models import AdminEvent
-from tests.conftest import post_form
+from core.db import session_scope
+from tests.conftest import csrf_token, post_form
 
 
 def _cookie(client) -> str:
@@ -74,6 +78,60 @@ def test_totp_code_cannot_be_used_twice(app, client, factory, db):
     assert replay.status_code == 200
     assert b"did not work" in replay.data
     assert other.get("/admin/events").status_code == 302
+
+
+def _race_two_sign_ins(app, factory, monkeypatch, user, form: dict, gate: str) -> list[int]:
+    """Two browsers submit the same second factor at once. `gate` (a function in mfa that
+    runs after the check has read its state and before it writes) holds both at a barrier,
+    so both have read before either writes."""
+    from access_control import mfa
+
+    barrier = threading.Barrier(2)
+    original = getattr(mfa, gate)
+
+    def both_have_read(*args, **kwargs):
+        # On SQLite the second waits for BEGIN IMMEDIATE instead: the barrier times out.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=3)
+        return original(*args, **kwargs)
+
+    clients = [app.test_client() for _ in range(2)]
+    tokens = []
+    for browser in clients:
+        post_form(browser, "/login", {"email": user.email, "password": factory.password})
+        tokens.append(csrf_token(browser, "/login/mfa"))
+    monkeypatch.setattr(mfa, gate, both_have_read)
+    statuses: list[int] = []
+
+    def submit(i: int) -> None:
+        response = clients[i].post("/login/mfa", data={"csrf_token": tokens[i], **form})
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return sorted(statuses)
+
+
+def test_one_totp_code_sent_twice_at_once_signs_in_once(app, factory, monkeypatch):
+    user = factory.make_user(roles=("auditor",))
+    form = {"code": factory.fresh_code(user)}
+    assert _race_two_sign_ins(app, factory, monkeypatch, user, form, "_matching_step") == [
+        200,
+        302,
+    ]
+
+
+def test_one_recovery_code_sent_twice_at_once_signs_in_once(app, factory, monkeypatch):
+    from access_control import mfa
+
+    user = factory.make_user(roles=("auditor",))
+    with session_scope(app.extensions["vigil.engine"]) as session:
+        codes = mfa.regenerate_recovery_codes(session, user=session.get(User, user.id))
+    form = {"recovery_code": codes[0]}
+    assert _race_two_sign_ins(app, factory, monkeypatch, user, form, "utcnow") == [200, 302]
 
 
 def test_logout_kills_the_old_cookie(client, factory):

@@ -157,3 +157,29 @@ def test_an_attachment_with_valid_metadata_is_accepted(api):
         "sha256": "ab" * 32,
     }
     assert api.post(body).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("where", "pointer"),
+    [
+        (("conversation", "model_id"), "#/conversation/model_id"),
+        (("conversation", "owner_id"), "#/conversation/owner_id"),
+        (("conversation", "title"), "#/conversation/title"),
+        (("description",), "#/description"),
+    ],
+)
+def test_a_nul_character_in_a_stored_field_is_422_not_500(api, db, where, pointer):
+    body = report_body()
+    target = body
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = "vigil\x00demo"
+    assert _pointers(api.post(body)) == [pointer]
+    _nothing_stored(db)
+
+
+def test_a_message_listed_twice_is_refused_at_its_second_place(api, db):
+    body = report_body(texts=("a", "b", "c"))
+    body["message_ids"] = ["m1", "m2", "m1"]
+    assert _pointers(api.post(body)) == ["#/message_ids/2"]
+    _nothing_stored(db)
