@@ -33,8 +33,11 @@ def _is_staff(user: User) -> bool:
     return bool(roles_of(get_session(), user))
 
 
-def requires(obj: str, act: str) -> Callable:
-    """Guard a view: sign-in required, then the policy must allow obj/act."""
+def requires(obj: str, act: str, *, on_deny: Callable | None = None) -> Callable:
+    """Guard a view: sign-in required, then the policy must allow obj/act.
+
+    `on_deny(*args, **kwargs)` runs before the 403 (content routes log the refusal there).
+    """
     if obj not in OBJECTS:
         raise ValueError(f"unknown object {obj!r}")
 
@@ -50,6 +53,8 @@ def requires(obj: str, act: str) -> Callable:
                 flash("Staff accounts sign in with a second factor. Please sign in again.")
                 return current_app.login_manager.unauthorized()
             if not authorize(current_user._get_current_object(), obj, act):
+                if on_deny is not None:
+                    on_deny(*args, **kwargs)
                 abort(403)
             return view(*args, **kwargs)
 

@@ -35,13 +35,39 @@ _NAMED = {
     0x2068: "FSI",
     0x2069: "PDI",
     0xFEFF: "BOM",
+    0x034F: "CGJ",
+    0x2028: "LS",
+    0x2029: "PS",
+    # Characters that render as blank space and can pass for nothing at all.
+    0x115F: "FILLER",
+    0x1160: "FILLER",
+    0x3164: "FILLER",
+    0xFFA0: "FILLER",
+    0x2800: "BLANK",
 }
+
+
+def _variation_selector(code: int) -> int | None:
+    """1-256 for a variation selector (a run of them can carry hidden bytes), else None.
+
+    VS15 and VS16 (text and emoji presentation, as in a red heart) are left alone: ordinary
+    emoji carry them, and flagging them would bury real markers in noise.
+    """
+    if 0xFE00 <= code <= 0xFE0D:
+        return code - 0xFE00 + 1
+    if 0xE0100 <= code <= 0xE01EF:
+        return code - 0xE0100 + 17
+    if 0x180B <= code <= 0x180D or code == 0x180F:  # Mongolian free variation selectors
+        return 0
+    return None
 
 
 def _marker(char: str) -> str | None:
     code = ord(char)
     if code in _NAMED:
         label = _NAMED[code]
+    elif (selector := _variation_selector(code)) is not None:
+        label = f"VS{selector}" if selector else "FVS"
     elif 0xE0000 <= code <= 0xE007F:  # tag characters can smuggle hidden ASCII
         inner = chr(code - 0xE0000)
         label = f"TAG {inner}" if inner.isprintable() else "TAG"

@@ -32,9 +32,12 @@ def record(session: Session, *, case_id: int, kind: TimelineKind, actor: User | 
     )
 
 
-def live_claim(session: Session, *, case_id: int, now: datetime) -> CaseClaim | None:
-    """The unexpired claim on a case, if any."""
-    claim = session.get(CaseClaim, case_id, populate_existing=True)
+def live_claim(
+    session: Session, *, case_id: int, now: datetime, lock: bool = False
+) -> CaseClaim | None:
+    """The unexpired claim on a case, if any; `lock` holds its row to the end of the
+    transaction, so a reassignment or a reclaim cannot slip in between check and write."""
+    claim = session.get(CaseClaim, case_id, populate_existing=True, with_for_update=lock)
     if claim is None or as_utc(claim.lease_until) <= now:
         return None
     return claim
@@ -116,8 +119,8 @@ def claim_next(
 def require_claim(
     session: Session, *, case_id: int, reviewer: User, token: str, now: datetime
 ) -> CaseClaim:
-    """The reviewer's live claim matching `token`, or ClaimConflict."""
-    claim = live_claim(session, case_id=case_id, now=now)
+    """The reviewer's live claim matching `token` (row locked), or ClaimConflict."""
+    claim = live_claim(session, case_id=case_id, now=now, lock=True)
     if (
         claim is None
         or claim.reviewer_id != reviewer.id

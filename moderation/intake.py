@@ -165,6 +165,8 @@ def report_stored_conversation(
 ) -> Report:
     """Report a conversation held in Vigil's own store (web form or public notice)."""
     messages = messages_of(session, conversation_id=conversation.id)
+    if not messages:  # never freeze an empty snapshot over a case's real evidence
+        raise IntakeError("Vigil holds no messages of this conversation")
     return submit_report(
         session,
         settings=settings,

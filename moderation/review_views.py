@@ -67,6 +67,26 @@ def _case_or_404(case_id: int) -> Case:
     return case
 
 
+def _log_refused(action: AccessAction):
+    """For content routes: someone without the workspace (an auditor, an end user) asked
+    for a case's content; the DENIED entry commits before the 403, like any refusal."""
+
+    def refused(case_id: int, **_ignored) -> None:
+        case = _case_or_404(case_id)
+        _throttle_denials()
+        deny(
+            get_session(),
+            actor=_me(),
+            action=action,
+            reason_code=None,
+            case_id=case.id,
+            conversation_id=case.conversation_id,
+            evidence_version=case.evidence_version,
+        )
+
+    return refused
+
+
 @review_bp.route("/")
 @requires("workspace", "use")
 def overview():
@@ -210,7 +230,7 @@ def _check_or_deny(case: Case, action: AccessAction, reason: ReasonCode, note: s
 
 
 @review_bp.route("/cases/<int:case_id>")
-@requires("workspace", "use")
+@requires("workspace", "use", on_deny=_log_refused(AccessAction.OPEN))
 def case_page(case_id: int):
     case = _case_or_404(case_id)
     asked, note = _requested_reason(case_id)
@@ -278,7 +298,7 @@ def choose_reason(case_id: int):
 
 
 @review_bp.route("/cases/<int:case_id>/reveal/<int:index>", methods=["POST"])
-@requires("workspace", "use")
+@requires("workspace", "use", on_deny=_log_refused(AccessAction.REVEAL))
 def reveal_message(case_id: int, index: int):
     case = _case_or_404(case_id)
     asked, note = _requested_reason(case_id)

@@ -119,9 +119,11 @@ def _message_ids(report: Report) -> list[str]:
 def notice(public_ref: str):
     db = get_session()
     conversation = find_by_public_ref(db, public_ref=public_ref)
-    if conversation is None:
+    messages = messages_of(db, conversation_id=conversation.id) if conversation else []
+    if not messages:
+        # Nothing a notifier could have seen: an unknown reference, or a conversation the
+        # chat backend reported without Vigil holding its text (only sealed evidence).
         abort(404)
-    messages = messages_of(db, conversation_id=conversation.id)
     form = NoticeForm()
     form.message_ids.choices = _message_choices(messages)
     _preselect(form, messages)

@@ -166,3 +166,15 @@ def test_readme_documents_every_setting():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     missing = [name for name in DEFAULTS if f"`VIGIL_{name}`" not in readme]
     assert missing == [], f"README configuration table lacks: {missing}"
+
+
+def test_a_nul_character_in_any_form_or_query_is_a_clear_400(app, client, factory):
+    from tests.conftest import csrf_token
+
+    token = csrf_token(client, "/login")
+    response = client.post(
+        "/login", data={"csrf_token": token, "email": "a\x00@example.test", "password": "x"}
+    )
+    assert response.status_code == 400
+    assert b"NUL character" in response.data
+    assert client.get("/login?next=%00").status_code == 400

@@ -38,3 +38,23 @@ def test_zero_width_and_tag_characters_are_made_visible():
 def test_line_breaks_survive_and_plain_text_is_untouched():
     assert str(visible_text("a\r\nb\rc\n")) == "a\nb\nc\n"
     assert hidden_characters("ordinary words, émoji 🙂") == 0
+
+
+def test_variation_selectors_fillers_and_separators_are_made_visible():
+    smuggled = "hi" + "".join(chr(0xE0100 + b) for b in b"key") + "\ufe00"
+    html = str(visible_text(smuggled))
+    assert "[VS124]" in html and "[VS118]" in html and "[VS138]" in html  # VS17 + byte
+    assert "[VS1]" in html
+    assert hidden_characters(smuggled) == 4
+    for char, label in [
+        ("\u3164", "FILLER"),
+        ("\u2800", "BLANK"),
+        ("\u2028", "LS"),
+        ("\u034f", "CGJ"),
+        ("\u180b", "FVS"),
+    ]:
+        assert f"[{label}]" in str(visible_text(f"a{char}b")), label
+
+
+def test_emoji_presentation_selector_is_not_noise():
+    assert hidden_characters("I \u2764\ufe0f this") == 0

@@ -129,3 +129,22 @@ def test_notice_page_never_shows_other_reports(app, client, factory):
     post_form(client, url, FULL, token_from=url)
     page = app.test_client().get(url).get_data(as_text=True)
     assert not re.search(r"VR-[0-9A-Z]{10}", page)
+
+
+def test_a_conversation_known_only_from_an_api_report_takes_no_notice(app, client, db):
+    # Vigil keeps no text of it (only sealed evidence), so there is nothing a notifier could
+    # point at, and a notice must never freeze an empty snapshot over the real evidence.
+    from privacy.models import Conversation
+    from tests.review_support import make_case
+
+    case_id = make_case(app)
+    case = db.get(Case, case_id)
+    conversation = db.get(Conversation, case.conversation_id)
+    url = f"/notice/{conversation.public_ref}"
+    assert client.get(url).status_code == 404
+    token = csrf_token(client, "/login")
+    response = client.post(url, data=FULL | {"csrf_token": token, "message_ids": "m1"})
+    assert response.status_code == 404
+    db.expire_all()
+    assert db.get(Case, case_id).evidence_version == 1
+    assert len(db.exec(select(Report)).all()) == 1

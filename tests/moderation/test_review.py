@@ -13,7 +13,7 @@ from core.db import session_scope
 from core.timeutil import utcnow
 from moderation import claims
 from moderation.review_models import CaseClaim
-from tests.conftest import post_form
+from tests.conftest import csrf_token, post_form
 from tests.review_support import claim_next, log_count, make_case
 
 
@@ -276,6 +276,24 @@ def test_hostile_text_is_escaped_when_revealed_and_unblurred(app, client, factor
     _assert_safe(client.get(f"/review/cases/{case_id}").get_data(as_text=True))
 
 
+def test_hostile_attachment_name_is_escaped_and_its_hidden_characters_shown(app, client, factory):
+    from tests.intake_support import Api, make_token, report_body
+
+    body = report_body(reporter_id="att")
+    body["conversation"]["messages"][1]["attachment"] = {
+        "name": '"><b>x</b>invoice\u202egpj.exe\u200b',
+        "media_type": "application/octet-stream",
+        "size": 10,
+        "sha256": "ab" * 32,
+    }
+    assert Api(app.test_client(), make_token(app)).post(body).status_code == 201
+    factory.login_as(client, "reviewer:general")
+    case_id, _ = claim_next(client)
+    html = client.get(f"/review/cases/{case_id}").get_data(as_text=True)
+    assert "[RLO]" in html and "[ZWSP]" in html  # shown even while the text is blurred
+    assert "\u202e" not in html and "\u200b" not in html and "<b>x</b>" not in html
+
+
 def test_escalation_moves_case_and_ends_claim(app, client, factory, db):
     from moderation.models import Case
 
@@ -323,11 +341,19 @@ def test_review_pages_by_role(client, factory, role, expected):
 @pytest.mark.parametrize("role", ["auditor", "admin", None])
 def test_non_reviewers_never_open_a_case(app, client, factory, role):
     case_id = make_case(app)
-    factory.login_as(client, *([role] if role else []))
+    user = factory.login_as(client, *([role] if role else []))
     assert client.get(f"/review/cases/{case_id}").status_code == 403
-    assert client.post(
-        f"/review/cases/{case_id}/reveal/0", headers={"X-CSRFToken": "x"}
-    ).status_code in (400, 403)
+    token = csrf_token(client, "/account")  # a valid token: the refusal is the policy's
+    assert (
+        client.post(f"/review/cases/{case_id}/reveal/0", headers={"X-CSRFToken": token}).status_code
+        == 403
+    )
+    for action in ("open", "reveal"):  # each refusal left its DENIED entry
+        assert (
+            log_count(app, case_id=str(case_id), actor_id=user.id, action=action, decision="denied")
+            == 1
+        ), action
+    assert log_count(app, case_id=str(case_id), decision="allowed") == 0
 
 
 def _table_setup(app, factory):
