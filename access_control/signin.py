@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, request
 from sqlmodel import Session
 
-from access_control import mfa, passwords
+from access_control import accounts, mfa, passwords
 from access_control.accounts import find_by_email, is_staff, normalize_email, rotate_sessions
 from access_control.models import AccountStatus, User
 from audit.events import record_event
@@ -73,6 +73,17 @@ def check_second_factor(session: Session, *, user: User, code: str, recovery_cod
     throttle.count(limits)
     _record_failure(session, user, "second factor")
     return False
+
+
+def change_password(session: Session, *, user: User, current: str, new: str) -> User:
+    """Change a password; wrong guesses at the current one spend the sign-in budget, so a
+    stolen session cannot try passwords freely."""
+    limits = _limits(user.email)[:1]
+    throttle.enforce(limits)
+    if not passwords.verify_password(user.password_hash, current):
+        throttle.count(limits)
+        _record_failure(session, user, "password change")
+    return accounts.change_password(session, user=user, current=current, new=new)
 
 
 def record_login(session: Session, user: User) -> None:

@@ -132,8 +132,9 @@ def account():
     if form.validate_on_submit():
         db = get_session()
         try:
-            accounts.change_password(db, user=user, current=form.current.data, new=form.new.data)
+            signin.change_password(db, user=user, current=form.current.data, new=form.new.data)
         except accounts.AccountError as exc:
+            db.commit()  # nothing changed but the journal of a wrong guess, if any
             form.current.errors.append(str(exc))
         else:
             db.commit()

@@ -96,3 +96,9 @@ def check_production(settings: Mapping[str, Any]) -> None:
         missing.append("VIGIL_DATABASE_URL")
     if missing:
         raise ConfigError("production needs these settings: " + ", ".join(missing))
+    if settings["RATELIMIT_STORAGE_URI"].startswith("memory://"):
+        # Each worker would count on its own: N workers let N times the attempts through.
+        raise ConfigError(
+            "production needs shared rate-limit storage: set VIGIL_RATELIMIT_STORAGE_URI "
+            "(for example redis://127.0.0.1:6379)"
+        )

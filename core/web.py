@@ -51,7 +51,11 @@ def _handle_http(exc: HTTPException):
     if wants_problem_json():
         response = problem(status, exc.description or TITLES.get(status, ""))
     else:
-        html = render_template("errors/error.html", status=status, title=TITLES.get(status))
+        # Only Vigil's own messages are shown (CSRF, NUL); werkzeug's defaults stay generic.
+        detail = getattr(exc, "vigil_detail", "")
+        html = render_template(
+            "errors/error.html", status=status, title=TITLES.get(status), detail=detail
+        )
         response = make_response(html, status)
     # Keep headers the exception carries (Retry-After on 429, Allow on 405).
     for name, value in exc.get_headers():
@@ -84,7 +88,9 @@ def _refuse_nul() -> None:
     # input, and PostgreSQL cannot store it in a text column (a 500 otherwise).
     for values in (request.args, request.form):
         if any("\x00" in k + v for k, v in values.items(multi=True)):
-            raise BadRequest(NUL_REFUSED)
+            refused = BadRequest(NUL_REFUSED)
+            refused.vigil_detail = NUL_REFUSED
+            raise refused
 
 
 def _secure_headers(response):

@@ -96,7 +96,11 @@ def my_reports():
     db = get_session()
     reports = reports_of_user(db, user_id=current_user.id)
     ids = {report.conversation_id for report in reports}
-    titles = {c.id: c.title for c in (db.get(Conversation, i) for i in ids) if c is not None}
+    conversations = [c for c in (db.get(Conversation, i) for i in ids) if c is not None]
+    titles = {c.id: c.title for c in conversations}
+    # Access counts belong to the person whose conversation it is: someone who filed a
+    # notice about another person's conversation does not learn how it was handled inside.
+    own = {c.id for c in conversations if c.owner_id == current_user.id}
     return render_template(
         "moderation/my_reports.html",
         reports=reports,
@@ -105,7 +109,9 @@ def my_reports():
         statuses=STATUS_LABELS,
         message_counts={r.id: len(_message_ids(r)) for r in reports},
         # How often authorized staff looked at the reported conversation, and why; no names.
-        accesses={case_id: access_summary(db, case_id) for case_id in {r.case_id for r in reports}},
+        accesses={
+            r.case_id: access_summary(db, r.case_id) for r in reports if r.conversation_id in own
+        },
         reason_labels=REASON_LABELS,
     )
 

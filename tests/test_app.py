@@ -90,7 +90,12 @@ def test_secure_cookie_in_production(tmp_path, database_url, monkeypatch):
     for name in ("SECRET_KEY", "EVIDENCE_KEY", "AUDIT_SIGNING_KEY"):
         monkeypatch.setenv(f"VIGIL_{name}", "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=")
     app = create_app(
-        {"ENV": "production", "DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp_path)}
+        {
+            "ENV": "production",
+            "DATABASE_URL": database_url,
+            "INSTANCE_PATH": str(tmp_path),
+            "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379",
+        }
     )
     assert app.config["SESSION_COOKIE_SECURE"] is True
     app.extensions["vigil.engine"].dispose()
@@ -129,6 +134,14 @@ def test_production_refuses_debug_and_names_missing_secrets():
         check_production(read_settings(env, None))
     with pytest.raises(ConfigError, match="debug"):
         check_production(read_settings({**env, "VIGIL_DEBUG": "true"}, None))
+    secrets_set = {**env} | {
+        f"VIGIL_{name}": "x" for name in ("SECRET_KEY", "EVIDENCE_KEY", "AUDIT_SIGNING_KEY")
+    }
+    with pytest.raises(ConfigError, match="VIGIL_RATELIMIT_STORAGE_URI"):
+        check_production(read_settings(secrets_set, None))  # memory:// counts per worker
+    check_production(
+        read_settings({**secrets_set, "VIGIL_RATELIMIT_STORAGE_URI": "redis://r:6379"}, None)
+    )
 
 
 def test_production_start_fails_with_the_variable_name(monkeypatch):

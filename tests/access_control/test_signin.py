@@ -161,6 +161,25 @@ def test_password_change_ends_other_sessions(app, client, factory):
     assert elsewhere.get("/account").status_code == 302  # the other one is over
 
 
+def test_guessing_the_current_password_on_the_account_page_is_throttled(client, factory, db):
+    user = factory.make_user()
+    factory.login(client, user)
+    new = "a brand new passphrase"
+    for _ in range(10):
+        wrong = {"current": "not my password", "new": new, "confirm": new}
+        response = post_form(client, "/account", wrong, token_from="/account")
+        assert response.status_code == 200 and b"not correct" in response.data
+    right = {"current": factory.password, "new": new, "confirm": new}
+    response = post_form(client, "/account", right, token_from="/account")
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
+    failures = db.exec(
+        select(AdminEvent).where(
+            AdminEvent.event_type == "auth.login_failed", AdminEvent.reason == "password change"
+        )
+    ).all()
+    assert len(failures) == 10
+
+
 def test_disable_ends_sessions_and_blocks_sign_in(app, client, factory):
     victim = factory.make_user()
     victim_client = app.test_client()

@@ -492,6 +492,34 @@ def test_reporter_sees_access_counts_without_names(app, client, factory):
     assert reviewer.email not in page and reviewer.display_name not in page
 
 
+def test_a_notifier_about_someone_elses_conversation_sees_no_access_counts(app, client, factory):
+    from tests.intake_support import make_conversation
+
+    conversation = make_conversation(app, factory.make_user())
+    notifier = factory.make_user()
+    factory.login(client, notifier)
+    response = post_form(
+        client,
+        f"/notice/{conversation.public_ref}",
+        {
+            "category": "scam_fraud",
+            "message_ids": ["m1"],
+            "explanation": "A scam.",
+            "name": "N",
+            "email": "n@example.test",
+            "good_faith": "y",
+        },
+        token_from=f"/notice/{conversation.public_ref}",
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:400]
+    reviewer_client = app.test_client()
+    factory.login_as(reviewer_client, "reviewer:general")
+    claim_next(reviewer_client)
+    page = client.get("/reports").get_data(as_text=True)
+    assert "shown to the conversation's owner only" in page
+    assert "Review by the assigned moderator" not in page and "not yet viewed" not in page
+
+
 def test_case_page_and_reveal_fail_closed_when_the_log_cannot_be_written(app, client, factory):
     from tests.audit.test_access_log_fail_closed import _break_appends
 
