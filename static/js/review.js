@@ -50,6 +50,13 @@
   }
 
   document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && typing(event.target)) {
+      // Leave the field without the mouse: the shortcuts work again.
+      event.target.blur();
+      if (current >= 0) messages[current].focus();
+      event.preventDefault();
+      return;
+    }
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
     switch (event.key) {
       case "j": select(current + 1); break;
@@ -63,6 +70,17 @@
     }
     event.preventDefault();
   });
+
+  // The SLA timer: time left (or overdue) from the deadline the server rendered.
+  var sla = document.getElementById("sla-timer");
+  function tick() {
+    var left = Math.round((Date.parse(sla.dataset.due) - Date.now()) / 60000);
+    var hours = Math.floor(Math.abs(left) / 60), minutes = Math.abs(left) % 60;
+    var span = (hours ? hours + " h " : "") + minutes + " min";
+    sla.textContent = left >= 0 ? span + " left" : "overdue by " + span;
+    sla.classList.toggle("overdue", left < 0);
+  }
+  if (sla && sla.dataset.due) { tick(); setInterval(tick, 30000); }
 
   // Keep the claim while the reviewer works; say so plainly when it is lost.
   if (header && header.dataset.token) {

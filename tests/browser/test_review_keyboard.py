@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.browser.conftest import sign_in
 from tests.review_support import log_count, make_case
 
@@ -31,8 +33,9 @@ def test_keyboard_only_review(page, live_server, live_app, live_factory):
     page.keyboard.press("?")
     page.keyboard.press("l")
     assert page.evaluate("document.activeElement.id") == "labels"
-    page.keyboard.press("Escape")
-    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("Escape")  # leaves the field: shortcuts work again
+    assert page.evaluate("document.activeElement.id") != "labels"
+    assert re.fullmatch(r"(\d+ h )?\d+ min left", page.inner_text("#sla-timer"))
     page.screenshot(path=str(page.screenshot_dir / "case-page.png"), full_page=True)
     page.keyboard.press("n")  # next case; the first goes back to the queue
     page.wait_for_url(f"**/review/cases/{second}")

@@ -243,6 +243,33 @@ def test_break_glass_needs_a_second_person_and_expires(app, client, factory):
     assert client.get(f"/review/cases/{case_id}").status_code == 403
 
 
+def test_an_approver_cannot_approve_their_own_break_glass_request(app, client, factory):
+    # The requester holds the approve permission (a specialist), so only the self-approval
+    # rule can refuse here.
+    case_id = make_case(app, category="child_sexual_abuse")
+    holder = app.test_client()
+    factory.login_as(holder, "specialist:child_safety")
+    claim_next(holder)
+    factory.login_as(client, "specialist:child_safety")
+    post_form(
+        client,
+        f"/review/cases/{case_id}/break-glass",
+        {"reason": "second look"},
+        token_from="/account",
+    )
+    grant_id = _grant_id(app)
+    own = post_form(client, f"/review/break-glass/{grant_id}/approve", {}, token_from="/account")
+    assert own.status_code == 403
+    assert client.get(f"/review/cases/{case_id}").status_code == 403
+    colleague = app.test_client()
+    factory.login_as(colleague, "specialist:child_safety")
+    approved = post_form(
+        colleague, f"/review/break-glass/{grant_id}/approve", {}, token_from="/account"
+    )
+    assert approved.status_code == 302
+    assert client.get(f"/review/cases/{case_id}").status_code == 200
+
+
 HOSTILE = (
     '<script>alert("x")</script>',
     '"><img src=x onerror=alert(1)>',
@@ -545,14 +572,18 @@ def test_evidence_is_decrypted_only_after_its_entry_committed(app, client, facto
 
     make_case(app)
     factory.login_as(client, "reviewer:general")
-    seen: list[bool] = []
+    seen: list[tuple[str, bool]] = []
+    last_seq = [-1]
     real_open = views.open_evidence
 
     def watched_open(db, **kwargs):
-        # Another connection must already see the newest entry: it committed.
+        # Another connection must already see a NEW allowed entry, made for this very call:
+        # it committed before the decryption.
         with Session(read_only(app.extensions["vigil.engine"])) as other:
             newest = other.exec(select(AccessEntry).order_by(AccessEntry.seq.desc())).first()
-        seen.append(newest is not None and newest.decision == "allowed")
+        fresh = newest is not None and newest.seq > last_seq[0] and newest.decision == "allowed"
+        last_seq[0] = newest.seq if newest is not None else last_seq[0]
+        seen.append((newest.action if newest else "", fresh))
         return real_open(db, **kwargs)
 
     monkeypatch.setattr(views, "open_evidence", watched_open)
@@ -560,8 +591,8 @@ def test_evidence_is_decrypted_only_after_its_entry_committed(app, client, facto
     client.post(
         f"/review/cases/{case_id}/reveal/0", headers={"X-CSRFToken": _csrf(client, case_id)}
     )
-    assert seen and all(seen)
-    assert len(seen) == 3  # open (claim), open (csrf fetch), reveal
+    # open (claim), open (csrf fetch), reveal: each decrypted after its own committed entry
+    assert seen == [("open", True), ("open", True), ("reveal", True)]
 
 
 def _queue_refs(html: str) -> list[str]:
