@@ -160,6 +160,11 @@ def reassign(
     """Move a case's claim to another reviewer (admin; journaled on the timeline and audit)."""
     from audit.events import record_event
 
+    # Wait out a decision in flight (it holds the claim row), then look at the case afresh.
+    session.get(CaseClaim, case.id, with_for_update=True, populate_existing=True)
+    session.refresh(case)
+    if case.state != CaseState.OPEN.value:
+        raise ClaimConflict("This case was closed meanwhile.")
     session.execute(delete(CaseClaim).where(col(CaseClaim.case_id) == case.id))
     claim = CaseClaim(
         case_id=case.id,

@@ -462,9 +462,12 @@ def reassign(case_id: int):
     reason = request.form.get("reason", "").strip()[:500] or abort(400)
     if case.state != "open" or not authorize(target, "case", "claim", queue=case.queue):
         abort(409)  # only an open case, and only to someone who works its queue
-    claims.reassign(
-        db, actor=_me(), case=case, to=target, lease=_lease(), now=utcnow(), reason=reason
-    )
+    try:
+        claims.reassign(
+            db, actor=_me(), case=case, to=target, lease=_lease(), now=utcnow(), reason=reason
+        )
+    except claims.ClaimConflict:
+        abort(409)
     db.commit()
     flash(f"Case {case.ref} reassigned to {target.display_name}.")
     return redirect(url_for("review.overview"))

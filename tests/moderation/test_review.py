@@ -85,6 +85,76 @@ def test_expired_lease_is_reclaimed_and_old_token_gets_409(app, client, factory)
     assert fresh.status_code == 302
 
 
+def test_a_reassignment_racing_a_decision_waits_and_then_finds_the_case_closed(
+    app, factory, monkeypatch
+):
+    import time
+
+    from moderation import review_service
+    from moderation.models import Case
+    from moderation.review_models import CaseDecision
+
+    engine = app.extensions["vigil.engine"]
+    case_id = make_case(app)
+    deciding, covering = (factory.make_user(roles=("reviewer:general",)) for _ in range(2))
+    admin = factory.make_user(roles=("admin",))
+    with session_scope(engine) as session:
+        token = claims.claim_next(
+            session,
+            reviewer=deciding,
+            queues=["general"],
+            lease=timedelta(minutes=10),
+            now=utcnow(),
+        ).token
+    checked = threading.Event()
+    real = review_service.require_claim
+
+    def slow_after_check(session, **kwargs):
+        claim = real(session, **kwargs)
+        checked.set()  # the decision has checked its token; now the admin moves the case
+        time.sleep(1.5)
+        return claim
+
+    monkeypatch.setattr(review_service, "require_claim", slow_after_check)
+    errors: list[BaseException] = []
+
+    def decide() -> None:
+        try:
+            with session_scope(engine) as session:
+                review_service.decide_case(
+                    session,
+                    case=session.get(Case, case_id),
+                    reviewer=deciding,
+                    token=token,
+                    outcome=sorted(review_service.OUTCOMES)[0],
+                    labels=[],
+                    now=utcnow(),
+                )
+        except BaseException as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=decide)
+    worker.start()
+    assert checked.wait(timeout=30)
+    with pytest.raises(claims.ClaimConflict), session_scope(engine) as session:
+        claims.reassign(
+            session,
+            actor=admin,
+            case=session.get(Case, case_id),
+            to=covering,
+            lease=timedelta(minutes=10),
+            now=utcnow(),
+            reason="cover",
+        )
+    worker.join(timeout=60)
+    assert errors == []
+    with Session(engine) as session:
+        assert session.get(Case, case_id).state == "closed"
+        assert session.get(CaseClaim, case_id) is None  # nobody holds a closed case
+        decisions = session.exec(select(CaseDecision)).all()
+        assert [d.reviewer_id for d in decisions] == [deciding.id]
+
+
 def test_cannot_open_unclaimed_or_someone_elses_case(app, client, factory):
     unclaimed = make_case(app)
     factory.login_as(client, "reviewer:general")
