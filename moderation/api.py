@@ -1,8 +1,9 @@
-"""The JSON API for the chat backend: /api/v1/reports, the OpenAPI document and its docs page."""
+"""The JSON API for the chat backend: /api/v1 reports and conversations, the OpenAPI docs."""
 
 from __future__ import annotations
 
 import json
+import re
 
 from flask import Blueprint, Response, current_app, g, render_template, request, url_for
 
@@ -16,10 +17,20 @@ from moderation.evidence import snapshot
 from moderation.intake import Reporter, report_for_token, submit_report
 from moderation.models import Channel, Report
 from moderation.openapi import openapi_document
-from moderation.schemas import ReportIn, ReportReceipt, parse_report
+from moderation.schemas import (
+    ID_PATTERN,
+    ConversationBody,
+    ConversationReceipt,
+    MessageIn,
+    ReportIn,
+    ReportReceipt,
+    parse_conversation,
+    parse_report,
+)
 from moderation.setup import current_intake
 from moderation.tokens import token_required
-from privacy.conversations import upsert_external
+from privacy.conversations import MessageDraft, store_external_conversation, upsert_external
+from privacy.models import Conversation
 
 api_bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -70,7 +81,7 @@ def _limits(name: str) -> str:
 
 def _decode_body():
     if request.mimetype != "application/json":
-        return None, problem(415, "Send the report as application/json.")
+        return None, problem(415, "Send the body as application/json.")
     raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
     try:
         return json.loads(raw), None
@@ -78,11 +89,17 @@ def _decode_body():
         return None, problem(400, "The body is not valid JSON.")
 
 
+@api_bp.before_request
+def _limit_each_address() -> None:
+    """Every /api/v1 call counts against its address, before its token is even looked at."""
+    if request.path.startswith("/api/v1/"):
+        key = throttle.key_for("api-addr", request.remote_addr or "unknown")
+        throttle.take([(_limits("REPORT_LIMIT_PER_ADDRESS"), key)])
+
+
 @api_bp.post("/v1/reports")
 @token_required("reports:write")
 def create_report():
-    address = request.remote_addr or "unknown"
-    throttle.take([(_limits("REPORT_LIMIT_PER_ADDRESS"), throttle.key_for("api-addr", address))])
     data, error = _decode_body()
     if error is not None:
         return error
@@ -138,7 +155,7 @@ def _replay(replay: idempotency.Replay) -> Response:
 
 def _submit(db, payload: ReportIn, token_id: int) -> Report:
     document = payload_snapshot(payload)
-    conversation = upsert_external(
+    conversation, _created = upsert_external(
         db,
         external_id=payload.conversation.id,
         model_id=payload.conversation.model_id,
@@ -168,6 +185,55 @@ def get_report(ref: str):
         # Same answer for "does not exist" and "another token's report": no probing.
         return problem(404, "No report with this reference was filed with this token.")
     return receipt(report)
+
+
+@api_bp.put("/v1/conversations/<conversation_id>")
+@token_required("conversations:write")
+def put_conversation(conversation_id: str):
+    if not re.fullmatch(ID_PATTERN, conversation_id):
+        return problem(404, f"Conversation ids match {ID_PATTERN}.")
+    data, error = _decode_body()
+    if error is not None:
+        return error
+    body, errors = parse_conversation(data)
+    if body is None:
+        return problem(422, "The conversation is not valid; see errors.", errors=errors)
+    db = get_session()
+    conversation, created = _store(db, conversation_id, body)
+    db.commit()  # one transaction: on any error before this, teardown rolls everything back
+    stored = ConversationReceipt(
+        id=conversation_id,
+        reference=conversation.public_ref,
+        message_count=len(body.messages),
+        updated_at=as_utc(conversation.updated_at),
+    )
+    return _json_response(stored.model_dump_json(), 201 if created else 200)
+
+
+def _store(db, external_id: str, body: ConversationBody) -> tuple[Conversation, bool]:
+    return store_external_conversation(
+        db,
+        external_id=external_id,
+        model_id=body.model_id,
+        product=body.product,
+        owner_ref=body.owner_id,
+        language=body.language,
+        messages=[_draft(message) for message in body.messages],
+    )
+
+
+def _draft(message: MessageIn) -> MessageDraft:
+    attachment = message.attachment  # `attachment and ...` is None without one
+    return MessageDraft(
+        role=message.role,
+        text=message.text,
+        created_at=message.created_at,
+        external_id=message.id,
+        attachment_name=attachment and attachment.name,
+        attachment_media_type=attachment and attachment.media_type,
+        attachment_size=attachment and attachment.size,
+        attachment_sha256=attachment and attachment.sha256,
+    )
 
 
 @api_bp.get("/openapi.json")

@@ -7,7 +7,10 @@ from typing import Any
 
 from moderation import taxonomy
 from moderation.schemas import (
+    ID_PATTERN,
     MAX_REQUEST_BYTES,
+    ConversationBody,
+    ConversationReceipt,
     Problem,
     ReportIn,
     ReportReceipt,
@@ -19,7 +22,7 @@ PROBLEM = {"$ref": "#/components/schemas/Problem"}
 
 def _schemas() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
-    for model in (ReportIn, ReportReceipt, Problem):
+    for model in (ReportIn, ReportReceipt, ConversationBody, ConversationReceipt, Problem):
         schema = model.model_json_schema(ref_template=REF)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -40,11 +43,35 @@ def _problem(description: str, **headers: Any) -> dict[str, Any]:
 
 
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
-AUTH_ERRORS = {
-    "401": _problem("No or unknown or revoked service token."),
-    "403": _problem("The token lacks the reports:write scope."),
-    "429": _problem("Too many reports from this address or reporter.", **RETRY_AFTER),
+WWW_AUTHENTICATE = {
+    "WWW-Authenticate": {"description": 'Bearer realm="vigil"', "schema": {"type": "string"}}
 }
+LIMITS = (
+    "Limits: 500 messages, 32,000 characters per message, "
+    f"{MAX_REQUEST_BYTES} bytes per request; unknown fields are rejected."
+)
+
+
+def _common_errors(scope: str, *, too_many: str = "Too many requests from this address.") -> dict:
+    """The answers every /api/v1 operation can give, whatever its body."""
+    return {
+        "401": _problem("No, unknown or revoked service token.", **WWW_AUTHENTICATE),
+        "403": _problem(f"The token lacks the {scope} scope."),
+        "429": _problem(f"{too_many} Counted before the token is checked.", **RETRY_AFTER),
+        "500": _problem("Unexpected failure; whatever the request changed was rolled back."),
+    }
+
+
+BODY_ERRORS = {
+    "413": _problem("The request is larger than 1 MiB."),
+    "415": _problem("The body is not application/json."),
+}
+
+
+def _json(model: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": REF.format(model=model)}}}
+
+
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -56,7 +83,6 @@ IDEMPOTENCY_KEY = {
     ),
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
 }
-RECEIPT = {"application/json": {"schema": {"$ref": "#/components/schemas/ReportReceipt"}}}
 
 
 def _paths() -> dict[str, Any]:
@@ -65,27 +91,24 @@ def _paths() -> dict[str, Any]:
         "summary": "Report a conversation or some of its messages",
         "description": (
             "The snapshot is frozen as sealed evidence and the conversation is excluded "
-            "from training in the same transaction. Limits: 500 messages, 32,000 characters "
-            f"per message, 2,000 characters of description, {MAX_REQUEST_BYTES} bytes per "
-            "request; unknown fields are rejected."
+            f"from training in the same transaction. {LIMITS} At most 2,000 characters of "
+            "description."
         ),
         "security": [{"serviceToken": ["reports:write"]}],
         "parameters": [IDEMPOTENCY_KEY],
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReportIn"}}},
-        },
+        "requestBody": {"required": True, "content": _json("ReportIn")},
         "responses": {
             "201": {
                 "description": "Received; the reference number is the reporter's receipt.",
                 "headers": {"Location": {"schema": {"type": "string"}}},
-                "content": RECEIPT,
+                "content": _json("ReportReceipt"),
             },
             "400": _problem("Body is not JSON, or the Idempotency-Key is malformed."),
-            **AUTH_ERRORS,
+            **_common_errors(
+                "reports:write", too_many="Too many requests from this address or reporter."
+            ),
             "409": _problem("A request with this Idempotency-Key is still running."),
-            "413": _problem("The request is larger than 1 MiB."),
-            "415": _problem("The body is not application/json."),
+            **BODY_ERRORS,
             "422": _problem(
                 "Invalid report (errors lists each failing field as a JSON pointer), or "
                 "an Idempotency-Key reused with a different body."
@@ -100,12 +123,55 @@ def _paths() -> dict[str, Any]:
             {"name": "ref", "in": "path", "required": True, "schema": {"type": "string"}}
         ],
         "responses": {
-            "200": {"description": "The report's receipt and status.", "content": RECEIPT},
-            **{k: v for k, v in AUTH_ERRORS.items() if k != "429"},
+            "200": {
+                "description": "The report's receipt and status.",
+                "content": _json("ReportReceipt"),
+            },
+            **_common_errors("reports:write"),
             "404": _problem("No such report filed with this token."),
         },
     }
-    return {"/api/v1/reports": {"post": create}, "/api/v1/reports/{ref}": {"get": read}}
+    put = {
+        "operationId": "putConversation",
+        "summary": "Create or replace a conversation and its messages",
+        "description": (
+            "Stores the chat backend's conversation under its own id: metadata updated, "
+            "the message list replaced by the one sent, in order, in one transaction "
+            "(on any error nothing changes). Message text is sealed at rest; the title is "
+            "not stored. Evidence already frozen for a report is not touched. A conversation "
+            f"known only from a report gets its messages on the first PUT. {LIMITS}"
+        ),
+        "security": [{"serviceToken": ["conversations:write"]}],
+        "parameters": [
+            {
+                "name": "conversation_id",
+                "in": "path",
+                "required": True,
+                "description": "The chat backend's conversation id.",
+                "schema": {"type": "string", "pattern": ID_PATTERN},
+            }
+        ],
+        "requestBody": {"required": True, "content": _json("ConversationBody")},
+        "responses": {
+            "200": {"description": "Replaced.", "content": _json("ConversationReceipt")},
+            "201": {"description": "Created.", "content": _json("ConversationReceipt")},
+            "400": _problem("The body is not valid JSON."),
+            **_common_errors("conversations:write"),
+            "404": _problem("The id does not match the pattern."),
+            **BODY_ERRORS,
+            "422": _problem(
+                "Invalid conversation: errors lists each failing field as a JSON pointer "
+                "(duplicated message ids included)."
+            ),
+        },
+    }
+    for operation in (create, read, put):  # the docs page lists responses in this order
+        operation["responses"] = dict(sorted(operation["responses"].items()))
+    return {
+        "/api/v1/reports": {"post": create},
+        "/api/v1/reports/{ref}": {"get": read},
+        "/api/v1/conversations/{conversation_id}": {"put": put},
+    }
 
 
 @functools.cache
@@ -117,8 +183,9 @@ def openapi_document() -> dict[str, Any]:
             "title": "Vigil API",
             "version": "1.0.0",
             "description": (
-                "Reports from the chat backend. Authenticate with a service token: "
-                "`flask --app app tokens create --name NAME --scope reports:write`. "
+                "Reports and conversations from the chat backend. Authenticate with a "
+                "service token: `flask --app app tokens create --name NAME --scope "
+                "reports:write --scope conversations:write` (either scope, or both). "
                 "Errors are RFC 9457 problem details (application/problem+json)."
             ),
         },

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -62,16 +63,19 @@ class MessageIn(_Strict):
     attachment: AttachmentIn | None = None
 
 
-class ConversationIn(_Strict):
-    """The conversation as the chat backend holds it at the time of the report."""
+class ConversationBody(_Strict):
+    """PUT /api/v1/conversations/{id}: a conversation's metadata and all its messages."""
 
-    id: str = Field(pattern=ID_PATTERN, description="The chat backend's conversation id.")
     owner_id: PlainStr = Field(
         default="", max_length=128, description="Pseudonymous id of the conversation's owner."
     )
     model_id: PlainStr = Field(min_length=1, max_length=100)
     product: Literal["chat", "api", "ocr"]
-    title: PlainStr = Field(default="", max_length=200)
+    title: PlainStr = Field(
+        default="",
+        max_length=200,
+        description="Kept only inside sealed report evidence; a PUT does not store it.",
+    )
     language: str = Field(
         default="",
         max_length=35,
@@ -79,6 +83,12 @@ class ConversationIn(_Strict):
         description='BCP 47 language tag, e.g. "de" or "pt-BR"; empty when unknown.',
     )
     messages: list[MessageIn] = Field(min_length=1, max_length=MAX_MESSAGES)
+
+
+class ConversationIn(ConversationBody):
+    """The conversation as the chat backend holds it at the time of the report."""
+
+    id: str = Field(pattern=ID_PATTERN, description="The chat backend's conversation id.")
 
 
 class ReportIn(_Strict):
@@ -104,6 +114,15 @@ class ReportReceipt(BaseModel):
     received_at: datetime
     category: str
     message_ids: list[str]
+
+
+class ConversationReceipt(BaseModel):
+    """The stored state of a conversation after a PUT."""
+
+    id: str = Field(description="The chat backend's conversation id.")
+    reference: str = Field(description="Vigil's public reference, for notice links /notice/{ref}.")
+    message_count: int
+    updated_at: datetime
 
 
 class ProblemError(BaseModel):
@@ -135,15 +154,22 @@ def _error(loc: tuple[Any, ...], detail: str, kind: str) -> dict[str, str]:
     return {"pointer": _pointer(loc), "detail": detail, "type": kind}
 
 
-def _semantic_errors(payload: ReportIn) -> list[dict[str, str]]:
-    errors = []
-    messages = payload.conversation.messages
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _duplicate_message_ids(messages: list[MessageIn], *prefix: str) -> list[dict[str, str]]:
     counts = Counter(message.id for message in messages)
-    for index, message in enumerate(messages):
-        if counts[message.id] > 1:
-            loc = ("conversation", "messages", index, "id")
-            errors.append(_error(loc, "Message ids must be unique.", "duplicate"))
-    known, reported = set(counts), Counter(payload.message_ids)
+    return [
+        _error((*prefix, "messages", index, "id"), "Message ids must be unique.", "duplicate")
+        for index, message in enumerate(messages)
+        if counts[message.id] > 1
+    ]
+
+
+def _report_errors(payload: ReportIn) -> list[dict[str, str]]:
+    errors = _duplicate_message_ids(payload.conversation.messages, "conversation")
+    known = {message.id for message in payload.conversation.messages}
+    reported = Counter(payload.message_ids)
     for index, message_id in enumerate(payload.message_ids):
         if reported[message_id] > 1 and payload.message_ids.index(message_id) != index:
             loc = ("message_ids", index)
@@ -159,12 +185,23 @@ def _semantic_errors(payload: ReportIn) -> list[dict[str, str]]:
     return errors
 
 
-def parse_report(data: Any) -> tuple[ReportIn | None, list[dict[str, str]]]:
-    """Validate a decoded body: the model or a list of errors with field pointers."""
+def _parse(
+    model: type[Model], data: Any, checks: Callable[[Model], list[dict[str, str]]]
+) -> tuple[Model | None, list[dict[str, str]]]:
     try:
-        payload = ReportIn.model_validate(data)
+        payload = model.model_validate(data)
     except ValidationError as exc:
         errors = [_error(tuple(e["loc"]), e["msg"], e["type"]) for e in exc.errors()]
         return None, errors
-    errors = _semantic_errors(payload)
+    errors = checks(payload)
     return (None, errors) if errors else (payload, [])
+
+
+def parse_report(data: Any) -> tuple[ReportIn | None, list[dict[str, str]]]:
+    """Validate a decoded report body: the model or a list of errors with field pointers."""
+    return _parse(ReportIn, data, _report_errors)
+
+
+def parse_conversation(data: Any) -> tuple[ConversationBody | None, list[dict[str, str]]]:
+    """Validate a decoded conversation body: the model or a list of errors with pointers."""
+    return _parse(ConversationBody, data, lambda body: _duplicate_message_ids(body.messages))

@@ -20,7 +20,7 @@ from core.web import problem
 from moderation.models import ServiceToken
 
 # Every scope a token can carry, declared once.
-SCOPES = ("reports:write",)
+SCOPES = ("reports:write", "conversations:write")
 TOKEN_PREFIX = "vgl_"  # noqa: S105 (a public prefix that makes leaked tokens greppable)
 
 
@@ -155,4 +155,4 @@ def tokens_list() -> None:
     with session_scope(current_app.extensions["vigil.engine"]) as session:
         for row in session.exec(select(ServiceToken).order_by(ServiceToken.name)):
             state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
-            click.echo(f"{row.name:32} {row.scopes:24} {state}")
+            click.echo(f"{row.name:32} {row.scopes:36} {state}")

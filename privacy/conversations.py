@@ -1,4 +1,4 @@
-"""Conversation services: create, list, look up, lock, and the training exclusion list."""
+"""Conversation services: create, store, list, look up, lock, and the training exclusion list."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
 from access_control.models import User
 from access_control.permissions import Resource
@@ -60,10 +60,17 @@ def create_conversation(
     )
     session.add(conversation)
     session.flush()
+    _add_messages(session, conversation_id=conversation.id, messages=messages)
+    return conversation
+
+
+def _add_messages(
+    session: Session, *, conversation_id: int, messages: Sequence[MessageDraft]
+) -> None:
     for position, draft in enumerate(messages):
         session.add(
             Message(
-                conversation_id=conversation.id,
+                conversation_id=conversation_id,
                 position=position,
                 external_id=draft.external_id or f"m_{secrets.token_hex(6)}",
                 role=Role(draft.role).value,
@@ -76,7 +83,6 @@ def create_conversation(
             )
         )
     session.flush()
-    return conversation
 
 
 def list_conversations(session: Session, *, owner: User) -> list[Conversation]:
@@ -124,13 +130,17 @@ def upsert_external(
     product: str,
     owner_ref: str = "",
     language: str = "",
-) -> Conversation:
-    """Find or create the row for a chat-backend conversation, locked for this transaction.
+) -> tuple[Conversation, bool]:
+    """Find or create the row for a chat-backend conversation, locked for this transaction;
+    returns it and whether this call created it.
 
-    Only metadata is kept: the pushed messages live in sealed evidence, never in plaintext.
-    INSERT ... ON CONFLICT DO NOTHING makes two first reports of one conversation meet on
-    the same row instead of one of them failing on the unique index.
+    Only metadata is kept here: a report's pushed messages live in sealed evidence, and
+    message rows come only from store_external_conversation. Empty owner_ref and language
+    mean "unknown" and keep what the row already knows.
     """
+    # INSERT ... ON CONFLICT DO NOTHING makes two first pushes of one conversation meet on
+    # the same row instead of one of them failing on the unique index; RETURNING yields a
+    # row only to the one that created it.
     now = utcnow()
     insert = dialect_insert(session)
     statement = (
@@ -147,8 +157,9 @@ def upsert_external(
             updated_at=now,
         )
         .on_conflict_do_nothing(index_elements=["external_id"])
+        .returning(col(Conversation.id))
     )
-    session.execute(statement)
+    created = session.execute(statement).first() is not None
     query = (
         select(Conversation)
         .where(Conversation.external_id == external_id)
@@ -161,7 +172,39 @@ def upsert_external(
     conversation.language = language or conversation.language
     conversation.updated_at = now
     session.add(conversation)
-    return conversation
+    return conversation, created
+
+
+def store_external_conversation(
+    session: Session,
+    *,
+    external_id: str,
+    model_id: str,
+    product: str,
+    owner_ref: str = "",
+    language: str = "",
+    messages: Sequence[MessageDraft],
+) -> tuple[Conversation, bool]:
+    """Create or replace a chat-backend conversation and its messages (caller commits).
+
+    The stored message list becomes `messages`, in order, sealed at rest like every message.
+    Evidence already frozen for a case is not touched. The title is not stored: it is
+    derived from content and stays inside sealed evidence. Returns the row and whether this
+    call created it.
+    """
+    conversation, created = upsert_external(
+        session,
+        external_id=external_id,
+        model_id=model_id,
+        product=product,
+        owner_ref=owner_ref,
+        language=language,
+    )
+    # A bulk DELETE runs now, so the new rows do not meet the old ones on the unique
+    # (conversation, position) and (conversation, external id) constraints.
+    session.execute(delete(Message).where(col(Message.conversation_id) == conversation.id))
+    _add_messages(session, conversation_id=conversation.id, messages=messages)
+    return conversation, created
 
 
 def primary_language(tag: str) -> str:

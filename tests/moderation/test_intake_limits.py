@@ -55,6 +55,17 @@ def test_api_limits_each_address(tight_app):
     assert response.status_code == 201
 
 
+def test_the_address_limit_counts_before_the_token_check(tight_app):
+    client = tight_app.test_client()
+    for _ in range(2):
+        assert client.post("/api/v1/reports", json=report_body()).status_code == 401
+        assert client.get("/api/v1/reports/VR-0000000000").status_code == 401
+    # Unauthenticated floods are throttled, and a valid token does not lift the limit.
+    _assert_429(client.post("/api/v1/reports", json=report_body()))
+    _assert_429(client.get("/api/v1/reports/VR-0000000000"))
+    _assert_429(Api(client, make_token(tight_app)).get("VR-0000000000"))
+
+
 def test_a_rate_limited_request_stores_nothing_and_frees_its_idempotency_key(tight_app):
     api = Api(tight_app.test_client(), make_token(tight_app))
     for _ in range(2):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from moderation import taxonomy
-from moderation.schemas import SOURCE_TYPES
+from moderation.schemas import ID_PATTERN, SOURCE_TYPES
 
 
 def _refs(node):
@@ -52,6 +52,39 @@ def test_errors_and_limits_are_documented(client):
     assert doc["components"]["securitySchemes"]["serviceToken"]["scheme"] == "bearer"
 
 
+def test_every_operation_documents_throttling_auth_and_failure(client):
+    doc = client.get("/api/openapi.json").get_json()
+    operations = [op for ops in doc["paths"].values() for op in ops.values()]
+    assert len(operations) == 3
+    for op in operations:
+        responses = op["responses"]
+        assert "Retry-After" in responses["429"]["headers"], op["operationId"]
+        assert "WWW-Authenticate" in responses["401"]["headers"], op["operationId"]
+        assert "application/problem+json" in responses["500"]["content"], op["operationId"]
+
+
+def test_the_conversation_put_is_documented(client):
+    doc = client.get("/api/openapi.json").get_json()
+    put = doc["paths"]["/api/v1/conversations/{conversation_id}"]["put"]
+    assert put["security"] == [{"serviceToken": ["conversations:write"]}]
+    expected = {"200", "201", "400", "401", "403", "404", "413", "415", "422", "429", "500"}
+    assert set(put["responses"]) == expected
+    assert put["parameters"][0]["schema"]["pattern"] == ID_PATTERN
+    schemas = doc["components"]["schemas"]
+    body = schemas["ConversationBody"]
+    assert put["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/ConversationBody"
+    )
+    assert body["additionalProperties"] is False and "id" not in body["properties"]
+    assert body["properties"]["messages"]["maxItems"] == 500
+    assert set(schemas["ConversationReceipt"]["properties"]) == {
+        "id",
+        "reference",
+        "message_count",
+        "updated_at",
+    }
+
+
 def test_source_types_match_the_taxonomy():
     assert SOURCE_TYPES.__args__ == taxonomy.SOURCES
 
@@ -61,6 +94,7 @@ def test_docs_page_renders_the_document_offline(client):
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "POST /api/v1/reports" in html and "GET /api/v1/reports/{ref}" in html
+    assert "PUT /api/v1/conversations/{conversation_id}" in html
     assert "Idempotency-Key" in html and "ReportIn" in html
     # No CDN, no inline script: nothing outside this origin is loaded.
     assert "<script" not in html

@@ -98,11 +98,13 @@ def test_exclusion_is_idempotent_and_carries_only_id_and_reason(app, factory, db
 
 def test_upsert_external_finds_the_same_row_and_updates_metadata(app, db):
     with session_scope(app.extensions["vigil.engine"]) as session:
-        first = upsert_external(session, external_id="ext-1", model_id="a", product="chat")
+        first, created = upsert_external(session, external_id="ext-1", model_id="a", product="chat")
+        assert created
     with session_scope(app.extensions["vigil.engine"]) as session:
-        second = upsert_external(
+        second, created = upsert_external(
             session, external_id="ext-1", model_id="b", product="api", owner_ref="o-1"
         )
+        assert not created
     assert first.id == second.id
     row = db.exec(select(Conversation)).one()
     assert (row.model_id, row.product, row.owner_ref, row.title) == ("b", "api", "o-1", "")
