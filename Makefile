@@ -30,11 +30,12 @@ run: install
 	@echo ""
 	@echo "Vigil is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
 	$(BIN)/gunicorn --workers 2 --worker-class sync --bind $(HOST):$(PORT) \
-		--access-logfile - 'app:app'
+		--access-logfile - 'app:create_app()'
 
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest

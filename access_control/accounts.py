@@ -7,10 +7,10 @@ import secrets
 from sqlmodel import Session, func, select
 
 from access_control import passwords
+from access_control.journal import EventType, record_event
 from access_control.models import AccountStatus, User
 from access_control.permissions import Resource, is_role
 from access_control.policy import PolicyError, Rule, add_rule, remove_rule, roles_of
-from audit.events import record_event
 
 
 class AccountError(ValueError):
@@ -63,7 +63,7 @@ def create_account(
     session.flush()
     record_event(
         session,
-        event_type="account.created",
+        event_type=EventType.ACCOUNT_CREATED,
         actor=actor,
         target_type="account",
         target_id=user.id or "",
@@ -85,7 +85,9 @@ def set_status(
     session.add(user)
     record_event(
         session,
-        event_type="account.disabled" if status == AccountStatus.DISABLED else "account.enabled",
+        event_type=EventType.ACCOUNT_DISABLED
+        if status == AccountStatus.DISABLED
+        else EventType.ACCOUNT_ENABLED,
         actor=actor,
         target_type="account",
         target_id=user.id or "",
@@ -108,7 +110,7 @@ def change_password(session: Session, *, user: User, current: str, new: str) -> 
     session.add(user)
     record_event(
         session,
-        event_type="account.password_changed",
+        event_type=EventType.ACCOUNT_PASSWORD_CHANGED,
         actor=user,
         target_type="account",
         target_id=user.id or "",

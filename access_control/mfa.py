@@ -13,8 +13,8 @@ from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
+from access_control.journal import EventType, record_event
 from access_control.models import RecoveryCode, User
-from audit.events import record_event
 from core.timeutil import utcnow
 
 ISSUER = "Vigil"
@@ -81,7 +81,7 @@ def enroll(session: Session, *, user: User, secret: str, code: str) -> list[str]
     session.add(user)
     record_event(
         session,
-        event_type="auth.mfa_enrolled",
+        event_type=EventType.AUTH_MFA_ENROLLED,
         actor=user,
         target_type="account",
         target_id=user.id or "",
@@ -109,7 +109,7 @@ def regenerate_recovery_codes(session: Session, *, user: User) -> list[str]:
     """Replace all recovery codes; the old ones stop working."""
     record_event(
         session,
-        event_type="auth.recovery_codes_regenerated",
+        event_type=EventType.AUTH_RECOVERY_CODES_REGENERATED,
         actor=user,
         target_type="account",
         target_id=user.id or "",
@@ -134,7 +134,7 @@ def use_recovery_code(session: Session, *, user: User, code: str) -> bool:
                 return False
             record_event(
                 session,
-                event_type="auth.recovery_code_used",
+                event_type=EventType.AUTH_RECOVERY_CODE_USED,
                 actor=user,
                 target_type="account",
                 target_id=user.id or "",

@@ -1,4 +1,4 @@
-"""Accounts, recovery codes and policy rows."""
+"""Accounts, recovery codes, policy rows, service tokens and the admin/security journal."""
 
 from __future__ import annotations
 
@@ -7,15 +7,12 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from core.columns import enum_column, utc_column
 from core.sealed_text import SealedText
 from core.timeutil import utcnow
-
-
-def _utc_column(nullable: bool = False) -> Column:
-    return Column(DateTime(timezone=True), nullable=nullable)
 
 
 class AccountStatus(enum.StrEnum):
@@ -30,14 +27,16 @@ class User(UserMixin, SQLModel, table=True):
     email: str = Field(max_length=254, unique=True, index=True)
     display_name: str = Field(max_length=120)
     password_hash: str = Field(max_length=255)
-    status: str = Field(default=AccountStatus.ACTIVE.value, max_length=16)  # AccountStatus
+    status: AccountStatus = Field(
+        default=AccountStatus.ACTIVE, sa_column=enum_column(AccountStatus, 16)
+    )
     # Rotated on logout, password change and disable: every older session cookie dies.
     session_token: str = Field(default_factory=lambda: secrets.token_urlsafe(24), max_length=64)
     # Sealed at rest like message text: a database dump gives no second factors.
     totp_secret: str | None = Field(default=None, sa_column=Column(SealedText, nullable=True))
     totp_last_step: int = Field(default=0)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
-    mfa_enrolled_at: datetime | None = Field(default=None, sa_column=_utc_column(True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    mfa_enrolled_at: datetime | None = Field(default=None, sa_column=utc_column(True))
 
     def get_id(self) -> str:
         """The session cookie's id: account id plus the current session token."""
@@ -65,7 +64,7 @@ class RecoveryCode(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user.id", index=True)
     code_hash: str = Field(max_length=64)
-    used_at: datetime | None = Field(default=None, sa_column=_utc_column(True))
+    used_at: datetime | None = Field(default=None, sa_column=utc_column(True))
 
 
 class PolicyRule(SQLModel, table=True):
@@ -98,4 +97,21 @@ class PolicyState(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     version: int = Field(default=0)
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+
+
+class ServiceToken(SQLModel, table=True):
+    """A chat-backend credential: only its SHA-256 is stored; revocable."""
+
+    __tablename__ = "service_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=80, unique=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    scopes: str = Field(max_length=200)  # space-separated
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    revoked_at: datetime | None = Field(default=None, sa_column=utc_column(True))
+
+    def has_scope(self, scope: str) -> bool:
+        """True if this token was granted `scope`."""
+        return scope in self.scopes.split()

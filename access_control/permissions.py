@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass, field
 
-# Queues a role can be scoped to. Later issues add rows here, nowhere else.
-QUEUES = ("appeals", "child_safety", "escalations", "general", "legal")
+
+class Queue(enum.StrEnum):
+    """Queues a role can be scoped to and a case can sit in. Later issues add members here."""
+
+    APPEALS = "appeals"
+    CHILD_SAFETY = "child_safety"
+    ESCALATIONS = "escalations"
+    GENERAL = "general"
+    LEGAL = "legal"
+
+
+QUEUES: tuple[Queue, ...] = tuple(Queue)
 
 # Object kinds a policy row or @requires can name.
 OBJECTS = (

@@ -11,6 +11,7 @@ import casbin
 from casbin import persist
 from sqlmodel import Session, select
 
+from access_control.journal import AdminEvent, EventType, record_event
 from access_control.models import PolicyRule, PolicyState, User
 from access_control.permissions import (
     ACTIONS,
@@ -21,8 +22,6 @@ from access_control.permissions import (
     Subject,
     is_role,
 )
-from audit.events import record_event
-from audit.models import AdminEvent
 from core.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -108,7 +107,7 @@ def add_rule(session: Session, *, actor: User | None, rule: Rule, reason: str) -
     session.add(row)
     record_event(
         session,
-        event_type="role.granted" if rule.ptype == "g" else "policy.rule_added",
+        event_type=EventType.ROLE_GRANTED if rule.ptype == "g" else EventType.POLICY_RULE_ADDED,
         actor=actor,
         target_type="policy_rule",
         target_id=rule.values[0],
@@ -129,7 +128,7 @@ def remove_rule(session: Session, *, actor: User | None, rule: Rule, reason: str
     session.delete(row)
     record_event(
         session,
-        event_type="role.revoked" if rule.ptype == "g" else "policy.rule_removed",
+        event_type=EventType.ROLE_REVOKED if rule.ptype == "g" else EventType.POLICY_RULE_REMOVED,
         actor=actor,
         target_type="policy_rule",
         target_id=rule.values[0],
@@ -158,7 +157,9 @@ def load_baseline(session: Session) -> int:
     """
     removed = set(
         session.exec(
-            select(AdminEvent.target_label).where(AdminEvent.event_type == "policy.rule_removed")
+            select(AdminEvent.target_label).where(
+                AdminEvent.event_type == EventType.POLICY_RULE_REMOVED
+            )
         )
     )
     count = 0

@@ -7,8 +7,8 @@ from sqlmodel import Session
 
 from access_control import accounts, mfa, passwords
 from access_control.accounts import find_by_email, is_staff, normalize_email, rotate_sessions
+from access_control.journal import EventType, record_event
 from access_control.models import AccountStatus, User
-from audit.events import record_event
 from core import throttle
 
 BAD_LOGIN = "Email or password is incorrect."
@@ -28,7 +28,7 @@ def _limits(email: str) -> list[tuple[str, str]]:
 def _record_failure(session: Session, user: User, step: str) -> None:
     record_event(
         session,
-        event_type="auth.login_failed",
+        event_type=EventType.AUTH_LOGIN_FAILED,
         actor=None,
         target_type="account",
         target_id=user.id or "",
@@ -90,7 +90,7 @@ def record_login(session: Session, user: User) -> None:
     """Journal a completed sign-in."""
     record_event(
         session,
-        event_type="auth.login",
+        event_type=EventType.AUTH_LOGIN,
         actor=user,
         target_type="account",
         target_id=user.id or "",
@@ -104,7 +104,7 @@ def sign_out(session: Session, user: User) -> None:
     session.add(user)
     record_event(
         session,
-        event_type="auth.logout",
+        event_type=EventType.AUTH_LOGOUT,
         actor=user,
         target_type="account",
         target_id=user.id or "",

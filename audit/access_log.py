@@ -16,10 +16,10 @@ from flask import g, has_request_context, request
 from sqlalchemy import func, insert, text
 from sqlmodel import Session, col, select
 
-from audit.canonical import GENESIS, chain_hash, leaf_hash
-from audit.events import SYSTEM_LABEL, record_event
-from audit.log_models import AccessEntry, AccessNote
+from access_control.journal import SYSTEM_LABEL, EventType, record_event
+from audit.models import AccessEntry, AccessNote
 from audit.reasons import AccessAction, Decision, ReasonCode
+from audit.tlog.canonical import GENESIS, chain_hash, leaf_hash
 from core.timeutil import utcnow
 
 ENTRY_FORMAT = 1
@@ -172,7 +172,7 @@ def erase_note(session: Session, *, actor: Any | None, seq: int, reason: str) ->
     session.delete(note)
     record_event(
         session,
-        event_type="access_log.note_erased",
+        event_type=EventType.ACCESS_LOG_NOTE_ERASED,
         actor=actor,
         target_type="access_entry",
         target_id=seq,

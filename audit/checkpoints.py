@@ -17,10 +17,11 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from audit.access_log import format_time, log_head
-from audit.canonical import GENESIS
-from audit.log_models import AccessEntry, AuditCheckpoint
-from audit.merkle import EMPTY_ROOT
-from audit.notes import (
+from audit.models import AccessEntry, AuditCheckpoint
+from audit.signing import KnownKeys, Signer
+from audit.tlog.canonical import GENESIS
+from audit.tlog.merkle import EMPTY_ROOT
+from audit.tlog.signed_note import (
     NoteError,
     make_checkpoint_body,
     parse_checkpoint_body,
@@ -28,8 +29,7 @@ from audit.notes import (
     sign_note,
     verify_note,
 )
-from audit.signing import KnownKeys, Signer
-from audit.tree import RootAccumulator
+from audit.tlog.tree import RootAccumulator
 from core.timeutil import as_utc, utcnow
 
 CHAIN_HEAD = "vigil-chain-head "

@@ -14,12 +14,10 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from access_control.journal import EventType, record_event
 from audit.access_log import erase_note, log_head
 from audit.checkpoints import CheckpointError, checkpoint_dir, note_sources
-from audit.events import record_event
-from audit.log_models import VerificationRun
-from audit.merkle import ProofError
-from audit.notes import NoteError
+from audit.models import VerificationRun
 from audit.proofs import check_proof, prove_consistency, prove_inclusion
 from audit.sidecar import CheckpointJob, checkpoint_now, run_every
 from audit.signing import (
@@ -30,7 +28,10 @@ from audit.signing import (
     rotate_signing_key,
     verifier_keys_path,
 )
+from audit.tlog.merkle import ProofError
+from audit.tlog.signed_note import NoteError
 from audit.verify import verify_log
+from core.cli import command_group
 from core.db import read_only, session_scope
 from core.timeutil import utcnow
 
@@ -42,7 +43,7 @@ def _engine():
 
 
 def _settings() -> dict:
-    return current_app.config["VIGIL"]
+    return current_app.config["VIGIL"]  # whole mapping: checkpoint paths read several keys
 
 
 def _keys_file() -> Path:
@@ -51,7 +52,7 @@ def _keys_file() -> Path:
 
 def _trusted(extra: tuple[str, ...]):
     try:
-        return known_keys([*read_verifier_keys(_keys_file()), *extra], current_signer(_settings()))
+        return known_keys([*read_verifier_keys(_keys_file()), *extra], current_signer())
     except (NoteError, ValueError) as exc:
         raise click.ClickException(f"bad verifier key: {exc}") from exc
 
@@ -60,7 +61,7 @@ def _job() -> CheckpointJob:
     settings, instance = _settings(), current_app.config["VIGIL_INSTANCE"]
     return CheckpointJob(
         engine=_engine(),
-        signer=current_signer(settings),
+        signer=current_signer(),
         origin=settings["AUDIT_ORIGIN"],
         directory=checkpoint_dir(settings, instance),
         keys_file=_keys_file(),
@@ -167,7 +168,7 @@ def prove(index: int | None, size: int | None, size1: int | None, size2: int | N
                 raise click.UsageError("use --index N [--size S], or --from S1 --to S2")
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
-    doc["verifier_key"] = current_signer(_settings()).verifier_key
+    doc["verifier_key"] = current_signer().verifier_key
     click.echo(json.dumps(doc, indent=2, sort_keys=True))
 
 
@@ -202,13 +203,13 @@ def rotate_signing(out: Path | None) -> None:
     """New checkpoint signing key; the old public key stays trusted for verification."""
     instance = current_app.config["VIGIL_INSTANCE"]
     try:
-        old, new = rotate_signing_key(_settings(), instance, out=out)
+        old, new = rotate_signing_key(_settings(), instance, old=current_signer(), out=out)
     except KeyRotationError as exc:
         raise click.ClickException(str(exc)) from exc
     with session_scope(_engine()) as session:
         record_event(
             session,
-            event_type="keys.signing_rotated",
+            event_type=EventType.KEYS_SIGNING_ROTATED,
             actor=None,
             target_type="signing_key",
             target_id=new.key_id,
@@ -223,10 +224,7 @@ def rotate_signing(out: Path | None) -> None:
         click.echo(f"set VIGIL_AUDIT_SIGNING_KEY_FILE={out} and restart the checkpoint sidecar")
 
 
-def attach_key_commands(app: Flask) -> None:
-    """Add `keys rotate-signing` to the `keys` group other packages share."""
-    keys = app.cli.commands.get("keys")
-    if keys is None:
-        keys = AppGroup("keys", help="Key rotation.")
-        app.cli.add_command(keys)
-    keys.add_command(rotate_signing)
+def init_app(app: Flask) -> None:
+    """Attach the `audit` group and `keys rotate-signing`."""
+    app.cli.add_command(audit_cli)
+    command_group(app, "keys", "Key rotation.").add_command(rotate_signing)

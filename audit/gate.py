@@ -1,21 +1,21 @@
 """Fail-closed helpers for views that serve conversation content.
 
-`reveal` commits an ALLOWED entry before the caller may touch content; `deny` commits a
-DENIED entry before the 403. Either one answers 503 (and no content) when the log
-cannot be written. Both commit the request session, so call them before any other
-change the view makes.
+`reveal` commits an ALLOWED entry before the caller may touch content; `record_denial`
+commits a DENIED entry and returns, so the view decides what the refusal looks like.
+Either one answers 503 (and no content) when the log cannot be written. Both commit the
+request session, so call them before any other change the view makes.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, NoReturn
+from typing import Any
 
 from flask import abort
 from sqlmodel import Session
 
-from audit.access_log import record_access
-from audit.log_models import AccessEntry
+from audit import access_log
+from audit.models import AccessEntry
 from audit.reasons import AccessAction, Decision, ReasonCode
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ UNAVAILABLE = "The access log cannot be written right now, so no content is show
 
 def _append_and_commit(session: Session, **facts: Any) -> AccessEntry:
     try:
-        entry = record_access(session, **facts)
+        entry = access_log.record_access(session, **facts)
         session.commit()
     except Exception:
         log.exception("access log append failed; refusing to serve content")
@@ -58,7 +58,7 @@ def reveal(
     )
 
 
-def deny(
+def record_denial(
     session: Session,
     *,
     actor: Any,
@@ -68,10 +68,10 @@ def deny(
     conversation_id: str | int | None,
     evidence_version: int | None,
     note: str | None = None,
-) -> NoReturn:
-    """Append and commit a DENIED entry, then abort 403 (503 if the entry failed)."""
+) -> AccessEntry:
+    """Append and commit a DENIED entry (503 if it cannot be written); the view answers."""
     session.rollback()  # nothing the view prepared may ride along with a denial
-    _append_and_commit(
+    return _append_and_commit(
         session,
         actor=actor,
         action=action,
@@ -82,4 +82,3 @@ def deny(
         evidence_version=evidence_version,
         note=note,
     )
-    abort(403)

@@ -13,10 +13,11 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from audit.access_log import entry_fields
-from audit.canonical import leaf_hash
 from audit.checkpoints import CheckpointProblem, read_checkpoint
-from audit.log_models import AccessEntry, AuditCheckpoint
-from audit.merkle import (
+from audit.models import AccessEntry, AuditCheckpoint
+from audit.signing import KnownKeys
+from audit.tlog.canonical import leaf_hash
+from audit.tlog.merkle import (
     ProofError,
     consistency_proof,
     inclusion_proof,
@@ -24,7 +25,6 @@ from audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from audit.signing import KnownKeys
 
 HASHING = "RFC 6962 SHA-256; leaf = SHA-256(0x00 || canonical JSON of entry)"
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Select, func, select
 from sqlmodel import Session
 
-from audit.log_models import AccessEntry, AccessNote, AuditCheckpoint, VerificationRun
+from audit.models import AccessEntry, AccessNote, AuditCheckpoint, VerificationRun
 from audit.reasons import AccessAction, Decision, ReasonCode
 
 PAGE_SIZE = 50

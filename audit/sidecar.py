@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from audit.checkpoints import build_checkpoint, checkpoint_due, write_checkpoint_file
-from audit.log_models import AuditCheckpoint
+from audit.models import AuditCheckpoint
 from audit.signing import Signer, remember_key
 from core.db import read_only, session_scope
 from core.timeutil import utcnow

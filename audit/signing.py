@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from flask import Flask, current_app
 
-from audit.notes import parse_verifier_key, public_key_id, verifier_key_string
-from core.secrets import signing_key
+from audit.tlog.signed_note import parse_verifier_key, public_key_id, verifier_key_string
+from core.keys import signing_key
 
 DEV_KEY_FILE = "audit_signing_key.secret"  # where core.secrets keeps the development key
 KnownKeys = dict[tuple[str, bytes], Ed25519PublicKey]
@@ -46,9 +47,10 @@ class Signer:
         return verifier_key_string(self.name, self.private_key.public_key())
 
 
-def current_signer(settings: Mapping[str, Any]) -> Signer:
-    """The signer configured by VIGIL_AUDIT_SIGNING_KEY and VIGIL_AUDIT_ORIGIN."""
-    return Signer(settings["AUDIT_ORIGIN"], signing_key(settings["AUDIT_SIGNING_KEY"]))
+def current_signer(app: Flask | None = None) -> Signer:
+    """The app's signer: VIGIL_AUDIT_ORIGIN and the key ring's checkpoint key."""
+    app = app or current_app
+    return Signer(app.config["VIGIL"]["AUDIT_ORIGIN"], app.extensions["vigil.keys"].signing)
 
 
 def verifier_keys_path(settings: Mapping[str, Any], instance: Path) -> Path:
@@ -98,10 +100,9 @@ def _write_secret(path: Path, value: str, *, replace: bool) -> None:
 
 
 def rotate_signing_key(
-    settings: Mapping[str, Any], instance: Path, *, out: Path | None = None
+    settings: Mapping[str, Any], instance: Path, *, old: Signer, out: Path | None = None
 ) -> tuple[Signer, Signer]:
     """Write a new signing key and trust both public keys; returns (old, new) signers."""
-    old = current_signer(settings)
     dev_file = instance / DEV_KEY_FILE
     from_dev_file = (
         dev_file.exists()

@@ -17,12 +17,12 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from audit.access_log import entry_fields, note_commitment
-from audit.canonical import GENESIS, HASH_SIZE, CanonicalJSONError, chain_hash, leaf_hash
 from audit.checkpoints import CheckpointProblem, NoteSource, SignedCheckpoint, read_checkpoint
-from audit.log_models import AccessEntry, AccessNote
-from audit.merkle import EMPTY_ROOT
+from audit.models import AccessEntry, AccessNote
 from audit.signing import KnownKeys
-from audit.tree import RootAccumulator
+from audit.tlog.canonical import GENESIS, HASH_SIZE, CanonicalJSONError, chain_hash, leaf_hash
+from audit.tlog.merkle import EMPTY_ROOT
+from audit.tlog.tree import RootAccumulator
 
 PROGRESS_EVERY = 1000
 

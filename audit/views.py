@@ -9,8 +9,8 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from flask_login import current_user
 
 from access_control.guard import requires
+from access_control.journal import EventType, record_event
 from audit import search
-from audit.events import record_event
 from audit.export import FORMATS, export_stream
 from audit.reasons import REASON_LABELS, AccessAction, Decision, ReasonCode
 from audit.signing import current_signer
@@ -93,7 +93,7 @@ def actor(actor_id: int):
 @requires("access_log", "read")
 def status():
     state = search.status(get_session())
-    verifier_key = current_signer(current_app.config["VIGIL"]).verifier_key
+    verifier_key = current_signer().verifier_key
     return render_template("audit/status.html", verifier_key=verifier_key, now=utcnow(), **state)
 
 
@@ -111,7 +111,7 @@ def export(fmt: str):
     # The export is recorded (and committed) before a single row leaves.
     record_event(
         db,
-        event_type="access_log.exported",
+        event_type=EventType.ACCESS_LOG_EXPORTED,
         actor=current_user._get_current_object(),
         target_type="access_log",
         target_label=f"{fmt} export",

@@ -19,8 +19,6 @@ import time
 import uuid
 from pathlib import Path
 
-os.environ.setdefault("VIGIL_NO_MODULE_APP", "1")  # bench builds its own apps
-
 from bench.report import ratio, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -196,8 +194,8 @@ def bench_pg_appends(tmp: Path, clients: int, each: int) -> tuple[float, float] 
 def _fill(engine, count: int) -> None:
     """A valid chain of `count` entries, written in one bulk insert (fast set-up)."""
     from audit.access_log import ENTRY_FORMAT, entry_fields
-    from audit.canonical import GENESIS, chain_hash, leaf_hash
-    from audit.log_models import AccessEntry
+    from audit.models import AccessEntry
+    from audit.tlog.canonical import GENESIS, chain_hash, leaf_hash
     from core.db import session_scope
     from core.timeutil import utcnow
 

@@ -84,12 +84,13 @@ def measure_reports(port: int, token: str, *, seconds: float, clients: int = 4) 
 
 def fill_cases(database_url: str, count: int) -> None:
     """Insert `count` open cases, each with a conversation, sealed evidence and a report."""
-    os.environ.setdefault("VIGIL_NO_MODULE_APP", "1")
     from sqlalchemy import insert
 
-    import core.models_registry  # noqa: F401
+    from app import load_models
+
+    load_models()
     from core.db import make_engine
-    from moderation.models import Case, EvidenceVersion, Report
+    from moderation.intake.models import Case, EvidenceVersion, Report
     from privacy.models import Conversation
 
     engine = make_engine(database_url)

@@ -29,7 +29,6 @@ def _env(tmp: Path) -> dict[str, str]:
     return {
         "VIGIL_INSTANCE_PATH": str(tmp),
         "VIGIL_DATABASE_URL": f"sqlite:///{tmp}/b.db",
-        "VIGIL_NO_MODULE_APP": "1",
         "VIGIL_VIEWER_CAP": "1000",
     }
 
@@ -41,7 +40,7 @@ def _prepare(tmp: Path) -> tuple[int, str, str]:
     from app import create_app
     from core import migrate
     from core.db import session_scope
-    from moderation import claims
+    from moderation.review import claims
     from tests.conftest import Factory
     from tests.intake_support import Api, make_token, report_body
 

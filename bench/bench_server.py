@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("VIGIL_NO_MODULE_APP", "1")
-
 from app import create_app
 
 app = create_app()

@@ -1,1 +1,36 @@
-"""core package."""
+"""core: configuration, database, web plumbing, throttles, keys, sealed text, text safety."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Engine, key ring, rate limiter, CSRF, headers and error pages, home page, `db` CLI."""
+    from flask_limiter import Limiter
+    from flask_limiter.util import get_remote_address
+    from flask_wtf.csrf import CSRFProtect
+
+    from core import cli, views, web
+    from core.db import close_session, make_engine
+    from core.keys import build_key_ring
+    from core.sealed_text import attach_keys
+
+    settings = app.config["VIGIL"]
+    engine = make_engine(settings["DATABASE_URL"])
+    keys = build_key_ring(settings)
+    attach_keys(engine, keys.evidence)
+    app.extensions["vigil.engine"] = engine
+    app.extensions["vigil.keys"] = keys
+    app.extensions["vigil.limiter"] = Limiter(
+        get_remote_address,
+        app=app,
+        storage_uri=settings["RATELIMIT_STORAGE_URI"],
+        # A moving window: a fixed one lets twice the limit through across a window edge.
+        strategy="moving-window",
+    )
+    app.teardown_appcontext(close_session)
+    CSRFProtect(app)  # app.extensions['csrf']; API blueprints call .exempt(bp)
+    web.init_web(app)
+    app.register_blueprint(views.core_bp)
+    cli.init_app(app)

@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from flask import current_app
+
 # Every setting Vigil reads, with its default. The README's table mirrors this mapping.
 DEFAULTS: dict[str, Any] = {
     "ENV": "development",  # "production" turns on the strict start-up checks
@@ -40,6 +42,10 @@ DEFAULTS: dict[str, Any] = {
     "REPORT_LIMIT_PER_REPORTER": "30 per hour",  # web user, or API reporter_id per token
     "REPORT_LIMIT_PER_ADDRESS": "600 per minute",  # API calls per client address
     "NOTICE_LIMIT_PER_ADDRESS": "10 per hour",  # public notice form posts per address
+    # Key of the notifier hashes that count distinct reporters without storing emails.
+    # Empty: the SECRET_KEY (what older versions used, so existing hashes stay comparable);
+    # set it to the current SECRET_KEY before rotating SECRET_KEY.
+    "NOTIFIER_PEPPER": "",
 }
 
 SECRET_SETTINGS = ("SECRET_KEY", "EVIDENCE_KEY", "AUDIT_SIGNING_KEY")
@@ -102,3 +108,8 @@ def check_production(settings: Mapping[str, Any]) -> None:
             "production needs shared rate-limit storage: set VIGIL_RATELIMIT_STORAGE_URI "
             "(for example redis://127.0.0.1:6379)"
         )
+
+
+def setting(name: str) -> Any:
+    """One setting of the running app: the single accessor every package uses."""
+    return current_app.config["VIGIL"][name]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import core.models_registry  # noqa: F401  (imports every table so metadata is complete)
+from app import load_models
+
+load_models()  # every table, so autogenerate compares the whole schema
 
 config = context.config
 target_metadata = SQLModel.metadata

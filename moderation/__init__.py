@@ -1,1 +1,47 @@
-"""moderation package."""
+"""moderation: intake (web, notice, cases, evidence), the JSON API, the reviewer workspace."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Intake settings, the intake, API and review blueprints, the CLI, home links."""
+    from access_control.guard import authorize
+    from core.config import ConfigError
+    from core.views import add_home_link
+    from moderation import cli
+    from moderation.api.views import api_bp
+    from moderation.intake.settings import intake_settings
+    from moderation.intake.views import moderation_bp
+    from moderation.review import break_glass_views, case_views, queue_views  # noqa: F401
+    from moderation.review.queues import may_use_workspace
+    from moderation.review.web import review_bp
+
+    try:
+        # Read keys and SLA overrides once, so a bad setting stops start-up, not a report.
+        app.extensions["vigil.intake"] = intake_settings(
+            app.config["VIGIL"], app.extensions["vigil.keys"]
+        )
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(f"report intake: {exc}") from exc
+    app.register_blueprint(moderation_bp)
+    app.register_blueprint(api_bp)
+    # The API authenticates with bearer tokens, never cookies, so CSRF does not apply.
+    app.extensions["csrf"].exempt(api_bp)
+    app.register_blueprint(review_bp)
+    cli.init_app(app)
+    add_home_link(
+        app,
+        order=10,
+        label="Review queues",
+        endpoint="review.overview",
+        shown=lambda user: may_use_workspace(user, authorize),
+    )
+    add_home_link(
+        app,
+        order=60,
+        label="Your reports",
+        endpoint="moderation.my_reports",
+        shown=lambda user: True,
+    )

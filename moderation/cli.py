@@ -1,4 +1,4 @@
-"""Command line: `keys rotate-evidence` and `moderation refresh-priorities`."""
+"""Command line: `keys rotate-evidence`, `moderation refresh-priorities`, `seed-demo`."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from core.cli import command_group
+from core.config import setting
 from core.db import session_scope
-from moderation.evidence import evidence_keys, rotate_evidence_keys
-from moderation.sealing import SealError
+from moderation.intake.evidence import rotate_evidence_keys
+from moderation.intake.sealing import SealError
+from moderation.intake.settings import current_intake
 from privacy.conversations import reseal_message_texts
 
 
@@ -22,7 +25,7 @@ def rotate_evidence() -> None:
     VIGIL_EVIDENCE_OLD_KEYS and destroy it. Sealed blobs are not touched; all keys are
     rewrapped in one transaction, so a failure leaves every key as it was.
     """
-    keys = evidence_keys(current_app.config["VIGIL"])
+    keys = current_intake().keys
 
     def progress(done: int) -> None:
         if done % 1000 == 0:
@@ -50,7 +53,7 @@ def refresh_priorities_command(every: int) -> None:
     import time
 
     from core.timeutil import utcnow
-    from moderation.cases import refresh_priorities
+    from moderation.intake.cases import refresh_priorities
 
     while True:
         with session_scope(current_app.extensions["vigil.engine"]) as session:
@@ -61,14 +64,33 @@ def refresh_priorities_command(every: int) -> None:
         time.sleep(every)
 
 
-def register_cli(app: Flask) -> None:
-    """Attach `tokens` and `keys rotate-evidence`; `keys` may be shared with other packages."""
-    from moderation.tokens import tokens_cli
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Only seed a database without accounts.")
+def seed_demo_command(if_empty: bool) -> None:
+    """Create harmless demo accounts and data (idempotent) and print the logins."""
+    from access_control.accounts import count_accounts
+    from access_control.demo import print_logins, saved_logins
+    from moderation.demo import seed_demo
+    from moderation.intake.notice import notifier_pepper
 
-    app.cli.add_command(tokens_cli)
+    if setting("ENV") == "production":
+        raise click.ClickException("demo data is never seeded in production")
+    instance = current_app.config["VIGIL_INSTANCE"]
+    with session_scope(current_app.extensions["vigil.engine"]) as session:
+        if if_empty and count_accounts(session) > 0:
+            logins = saved_logins(instance)
+            if logins is None:
+                click.echo("The database already has accounts; no demo data added.")
+                return
+        else:
+            logins = seed_demo(
+                session, instance=instance, settings=current_intake(), pepper=notifier_pepper()
+            )
+    print_logins(logins)
+
+
+def init_app(app: Flask) -> None:
+    """Attach `moderation`, `seed-demo` and `keys rotate-evidence` (`keys` is shared)."""
     app.cli.add_command(moderation_cli)
-    keys = app.cli.commands.get("keys")
-    if keys is None:
-        keys = AppGroup("keys", help="Key rotation.")
-        app.cli.add_command(keys)
-    keys.add_command(rotate_evidence)
+    app.cli.add_command(seed_demo_command)
+    command_group(app, "keys", "Key rotation.").add_command(rotate_evidence)

@@ -1,18 +1,21 @@
-"""Harmless demo conversations and reports; harmful content appears only as placeholders."""
+"""Harmless demo data: accounts, conversations and reports; harm appears only as placeholders."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from sqlmodel import Session, select
 
+from access_control.accounts import find_by_email
+from access_control.demo import seed_accounts
 from access_control.models import User
 from core.timeutil import utcnow
-from moderation.evidence import snapshot_of_stored
-from moderation.intake import IntakeSettings, Reporter, report_own_conversation, submit_report
-from moderation.models import Channel
-from moderation.notice import file_notice
-from privacy.conversations import MessageDraft, create_conversation, messages_of
+from moderation.intake.models import Channel
+from moderation.intake.notice import file_notice
+from moderation.intake.reports import Reporter, report_own_conversation, report_stored_conversation
+from moderation.intake.settings import IntakeSettings
+from privacy.conversations import MessageDraft, create_conversation
 from privacy.models import Conversation
 
 # (external id, title, language, messages, reports); each report is
@@ -111,18 +114,16 @@ def _file(session, settings, pepper, owner, conversation, report) -> None:
             pepper=pepper,
         )
     else:
-        messages = messages_of(session, conversation_id=conversation.id)
-        submit_report(
+        report_stored_conversation(
             session,
             settings=settings,
             conversation=conversation,
-            document=snapshot_of_stored(conversation, messages),
-            message_ids=message_ids,
-            category=category,
-            source_type=source,
             channel=Channel.API,
             reporter=Reporter(key=f"api:demo-{source}"),
+            message_ids=message_ids,
+            category=category,
             statement={"description": "Demo report from the chat backend."},
+            source_type=source,
         )
 
 
@@ -156,3 +157,12 @@ def seed_intake(session: Session, *, owner: User, settings: IntakeSettings, pepp
             _file(session, settings, pepper, owner, conversation, report)
         created += 1
     return created
+
+
+def seed_demo(session: Session, *, instance: Path, settings: IntakeSettings, pepper: str) -> dict:
+    """Create the demo accounts and conversations that are missing; return the logins."""
+    logins = seed_accounts(session, instance)
+    owner = find_by_email(session, "user@vigil.example")
+    if owner is not None:
+        seed_intake(session, owner=owner, settings=settings, pepper=pepper)
+    return logins

@@ -53,7 +53,7 @@ def create_conversation(
     conversation = Conversation(
         owner_id=owner.id if owner is not None else None,
         model_id=model_id,
-        product=Product(product).value,
+        product=Product(product),
         title=title,
         external_id=external_id,
         language=language,
@@ -73,7 +73,7 @@ def _add_messages(
                 conversation_id=conversation_id,
                 position=position,
                 external_id=draft.external_id or f"m_{secrets.token_hex(6)}",
-                role=Role(draft.role).value,
+                role=Role(draft.role),
                 text=draft.text,
                 created_at=draft.created_at or utcnow(),
                 attachment_name=draft.attachment_name,
@@ -150,7 +150,7 @@ def upsert_external(
             external_id=external_id,
             owner_ref=owner_ref,
             model_id=model_id,
-            product=Product(product).value,
+            product=Product(product),
             title="",
             language=language,
             created_at=now,
@@ -167,7 +167,7 @@ def upsert_external(
         .execution_options(populate_existing=True)
     )
     conversation = session.exec(query).one()
-    conversation.model_id, conversation.product = model_id, Product(product).value
+    conversation.model_id, conversation.product = model_id, Product(product)
     conversation.owner_ref = owner_ref or conversation.owner_ref
     conversation.language = language or conversation.language
     conversation.updated_at = now
@@ -218,7 +218,7 @@ def exclude_from_training(
     """Put a conversation on the training exclusion list (idempotent; caller commits)."""
     statement = (
         dialect_insert(session)(TrainingExclusion)
-        .values(conversation_id=conversation_id, reason=ExclusionReason(reason).value)
+        .values(conversation_id=conversation_id, reason=ExclusionReason(reason))
         .on_conflict_do_nothing(index_elements=["conversation_id", "reason"])
     )
     session.execute(statement)

@@ -6,15 +6,12 @@ import enum
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from core.columns import enum_column, utc_column
 from core.sealed_text import SealedText
 from core.timeutil import utcnow
-
-
-def _utc_column(nullable: bool = False) -> Column:
-    return Column(DateTime(timezone=True), nullable=nullable)
 
 
 def new_public_ref() -> str:
@@ -53,14 +50,14 @@ class Conversation(SQLModel, table=True):
     # The chat backend's pseudonymous owner id, for conversations without a Vigil account.
     owner_ref: str = Field(default="", max_length=128)
     model_id: str = Field(max_length=100)
-    product: str = Field(max_length=8)  # Product
+    product: Product = Field(sa_column=enum_column(Product, 8))
     # BCP 47 tag as the chat backend sent it ("de", "pt-BR"); "" when unknown.
     language: str = Field(default="", max_length=35)
     # Only Vigil-native conversations keep a title here: a title is derived from content,
     # so for API pushes it lives inside the sealed evidence instead.
     title: str = Field(default="", max_length=200)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 
 class Message(SQLModel, table=True):
@@ -76,10 +73,10 @@ class Message(SQLModel, table=True):
     conversation_id: int = Field(foreign_key="conversation.id", index=True)
     position: int
     external_id: str = Field(max_length=128)
-    role: str = Field(max_length=16)  # Role
+    role: Role = Field(sa_column=enum_column(Role, 16))
     # Sealed at rest (core.sealed_text): the database never holds message text in the clear.
     text: str = Field(default="", sa_column=Column(SealedText, nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     attachment_name: str | None = Field(default=None, max_length=255)
     attachment_media_type: str | None = Field(default=None, max_length=127)
     attachment_size: int | None = Field(default=None)
@@ -92,4 +89,4 @@ class TrainingExclusion(SQLModel, table=True):
     __tablename__ = "training_exclusion"
 
     conversation_id: int = Field(foreign_key="conversation.id", primary_key=True)
-    reason: str = Field(max_length=32, primary_key=True)  # ExclusionReason
+    reason: ExclusionReason = Field(sa_column=enum_column(ExclusionReason, 32, primary_key=True))

@@ -8,15 +8,15 @@ import shutil
 import time
 import uuid
 
-os.environ.setdefault("VIGIL_NO_MODULE_APP", "1")  # tests build their own apps
-
 import pyotp
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from app import create_app
+from app import create_app, load_models
 from core.db import make_engine, session_scope
+
+load_models()  # every table in SQLModel.metadata (schema comparisons)
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_URL = os.environ.get(

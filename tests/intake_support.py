@@ -12,7 +12,7 @@ from core.db import session_scope
 
 def make_token(app, *, name: str | None = None, scopes: tuple[str, ...] = ("reports:write",)):
     """Create a service token the way the CLI does; returns the secret."""
-    from moderation.tokens import create_token
+    from access_control.tokens import create_token
 
     with session_scope(app.extensions["vigil.engine"]) as session:
         _, secret = create_token(session, name=name or f"t-{uuid.uuid4().hex[:8]}", scopes=scopes)

@@ -7,7 +7,7 @@ import uuid
 
 from sqlmodel import Session, col, func, select
 
-from audit.log_models import AccessEntry
+from audit.models import AccessEntry
 from core.db import read_only
 from tests.intake_support import Api, make_token, report_body
 
@@ -21,7 +21,7 @@ def make_case(
     language: str = "",
 ) -> int:
     """File a report through the JSON API; return the case id."""
-    from moderation.models import Report
+    from moderation.intake.models import Report
 
     api = Api(app.test_client(), make_token(app))
     body = report_body(

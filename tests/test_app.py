@@ -28,6 +28,51 @@ def test_every_endpoint_is_guarded_or_public_on_purpose(app):
     assert unmarked == [], f"endpoints with neither @public nor a guard: {unmarked}"
 
 
+# The workspace permission opens only pages about the workspace itself; everything else in
+# /review declares the permission it really needs (with the case's or grant's queue).
+WORKSPACE_PAGES = {
+    "review.overview": "the workspace's landing page",
+    "review.preferences": "the reviewer's own blur and greyscale settings",
+    "review.choose_reason": "remembers the reason for the next look; reads nothing",
+}
+
+
+def _rule_args(app) -> dict[str, set[str]]:
+    return {rule.endpoint: set(rule.arguments) for rule in app.url_map.iter_rules()}
+
+
+def test_no_route_uses_the_blanket_workspace_permission_where_a_specific_one_exists(app):
+    blanket = {
+        endpoint
+        for endpoint, _, guard in _view_marks(app)
+        if guard == ("workspace", "use") and endpoint not in WORKSPACE_PAGES
+    }
+    assert blanket == set(), f"say what these routes really need: {sorted(blanket)}"
+
+
+def test_routes_about_one_case_or_queue_check_that_queue(app):
+    args = _rule_args(app)
+    unscoped = [
+        endpoint
+        for endpoint, view in app.view_functions.items()
+        if endpoint.startswith("review.")
+        and getattr(view, "vigil_guard", None)
+        and args.get(endpoint, set()) & {"case_id", "queue", "grant_id"}
+        and endpoint not in WORKSPACE_PAGES
+        and getattr(view, "vigil_scope", "global") != "queue"
+    ]
+    assert unscoped == [], f"resolve the queue for: {unscoped}"
+
+
+def test_content_routes_decide_on_the_case_facts(app):
+    content = {
+        e: v
+        for e, v in app.view_functions.items()
+        if getattr(v, "vigil_guard", None) == ("content", "read")
+    }
+    assert {"review.case_page", "review.reveal_message"} <= set(content)
+
+
 def _get_urls(app):
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.endpoint == "static":

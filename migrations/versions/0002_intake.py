@@ -9,7 +9,9 @@ The same operations run on SQLite and PostgreSQL; the one-open-case-per-conversa
 is a partial unique index, which both support.
 """
 
+import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -202,49 +204,98 @@ def _create_case_tables() -> None:
         op.create_index(f"ix_report_{column}", "report", [column])
 
 
-def _policy_session():
-    from sqlmodel import Session
+# The tables as this migration knows them (sa.table, never the live models: a later model
+# change must not change what an old migration does).
+COLUMNS = ("v0", "v1", "v2", "v3", "v4", "v5")
+policy_rule = sa.table("policy_rule", sa.column("id"), sa.column("ptype"), *map(sa.column, COLUMNS))
+policy_state = sa.table(
+    "policy_state", sa.column("id"), sa.column("version"), sa.column("updated_at")
+)
+admin_event = sa.table(
+    "admin_event",
+    *map(
+        sa.column,
+        (
+            "occurred_at",
+            "event_type",
+            "actor_label",
+            "target_type",
+            "target_id",
+            "target_label",
+            "reason",
+            "before",
+            "after",
+            "request_id",
+            "client_address",
+        ),
+    ),
+)
 
-    # Joins the migration's transaction; Alembic commits it with the schema changes.
-    return Session(bind=op.get_bind())
+
+def _where(ptype: str, values: tuple[str, ...]):
+    padded = (*values, *[""] * (len(COLUMNS) - len(values)))
+    return sa.and_(
+        policy_rule.c.ptype == ptype,
+        *(policy_rule.c[name] == value for name, value in zip(COLUMNS, padded, strict=True)),
+    )
 
 
-def _present(session, ptype: str, values: tuple[str, ...]) -> bool:
-    from sqlmodel import select
-
-    from access_control.models import PolicyRule
-
-    query = select(PolicyRule.id).where(PolicyRule.ptype == ptype)
-    for column, value in zip(("v0", "v1", "v2", "v3", "v4", "v5"), values, strict=True):
-        query = query.where(getattr(PolicyRule, column) == value)
-    return session.exec(query).first() is not None
+def _change_rows(*, adding: bool) -> None:
+    # A fresh database gets these rows from the baseline CSV after upgrade; an existing one
+    # already has a policy, so change it here as the policy service would: the row, a
+    # journal event and a version bump per row, in the migration's transaction.
+    bind = op.get_bind()
+    if adding and bind.execute(sa.select(policy_rule.c.id).limit(1)).first() is None:
+        return
+    now = datetime.now(UTC)
+    changed = 0
+    for ptype, values in POLICY_ROWS:
+        present = bind.execute(sa.select(policy_rule.c.id).where(_where(ptype, values))).first()
+        if adding == (present is not None):
+            continue
+        label = ", ".join((ptype, *values))
+        if adding:
+            padded = (*values, *[""] * (len(COLUMNS) - len(values)))
+            bind.execute(
+                policy_rule.insert().values(ptype=ptype, **dict(zip(COLUMNS, padded, strict=True)))
+            )
+        else:
+            bind.execute(policy_rule.delete().where(_where(ptype, values)))
+        bind.execute(
+            admin_event.insert().values(
+                occurred_at=now,
+                event_type="policy.rule_added" if adding else "policy.rule_removed",
+                actor_label="system (command line)",
+                target_type="policy_rule",
+                target_id=values[0],
+                target_label=label,
+                reason="migration 0002_intake" if adding else "downgrade 0002",
+                before="" if adding else json.dumps(label),
+                after=json.dumps(label) if adding else "",
+                request_id="",
+                client_address="",
+            )
+        )
+        changed += 1
+    if changed:
+        state = bind.execute(sa.select(policy_state.c.version).where(policy_state.c.id == 1))
+        version = state.scalar()
+        if version is None:
+            bind.execute(policy_state.insert().values(id=1, version=changed, updated_at=now))
+        else:
+            bind.execute(
+                policy_state.update()
+                .where(policy_state.c.id == 1)
+                .values(version=version + changed, updated_at=now)
+            )
 
 
 def _add_policy_rows() -> None:
-    # A fresh database gets these rows from the baseline CSV after upgrade; an existing one
-    # already has a policy, so add them here through the audited, versioned policy service.
-    from sqlmodel import select
-
-    from access_control.models import PolicyRule
-    from access_control.policy import Rule, add_rule
-
-    session = _policy_session()
-    if session.exec(select(PolicyRule.id)).first() is None:
-        return
-    for ptype, values in POLICY_ROWS:
-        if not _present(session, ptype, values):
-            add_rule(session, actor=None, rule=Rule(ptype, values), reason="migration 0002_intake")
-    session.flush()
+    _change_rows(adding=True)
 
 
 def _remove_policy_rows() -> None:
-    from access_control.policy import Rule, remove_rule
-
-    session = _policy_session()
-    for ptype, values in POLICY_ROWS:
-        if _present(session, ptype, values):
-            remove_rule(session, actor=None, rule=Rule(ptype, values), reason="downgrade 0002")
-    session.flush()
+    _change_rows(adding=False)
 
 
 def upgrade() -> None:

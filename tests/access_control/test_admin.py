@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
+from access_control.journal import AdminEvent
 from access_control.models import PolicyRule, User
-from audit.models import AdminEvent
 from tests.conftest import post_form
 
 

@@ -6,10 +6,10 @@ import pytest
 from sqlmodel import select
 
 from access_control.guard import authorize
+from access_control.journal import AdminEvent
 from access_control.models import AccountStatus, PolicyRule
 from access_control.permissions import Resource
 from access_control.policy import PolicyError, Rule, add_rule, current_version, remove_rule
-from audit.models import AdminEvent
 from core.db import session_scope
 
 # (role, queue, object, action, expected) for a fact-free resource.

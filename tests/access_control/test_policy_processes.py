@@ -14,7 +14,6 @@ from tests.conftest import test_settings
 CHILD = textwrap.dedent(
     """
     import json, os, sys
-    os.environ["VIGIL_NO_MODULE_APP"] = "1"
     sys.path.insert(0, sys.argv[1])
     from app import create_app
     from access_control.guard import authorize

@@ -8,8 +8,8 @@ import threading
 import pyotp
 from sqlmodel import select
 
+from access_control.journal import AdminEvent
 from access_control.models import RecoveryCode, User
-from audit.models import AdminEvent
 from core.db import session_scope
 from tests.conftest import csrf_token, post_form
 

@@ -5,10 +5,7 @@ Run as `python -m tests.audit.append_worker DATABASE_URL INSTANCE_DIR WORKER COU
 
 from __future__ import annotations
 
-import os
 import sys
-
-os.environ.setdefault("VIGIL_NO_MODULE_APP", "1")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from access_control.journal import AdminEvent
 from audit.access_log import (
     LEAF_FIELDS,
     access_summary,
@@ -18,10 +19,9 @@ from audit.access_log import (
     note_commitment,
     record_access,
 )
-from audit.canonical import GENESIS, canonical_json, chain_hash
-from audit.log_models import AccessEntry, AccessNote
-from audit.models import AdminEvent
+from audit.models import AccessEntry, AccessNote
 from audit.reasons import AccessAction, Decision, ReasonCode
+from audit.tlog.canonical import GENESIS, canonical_json, chain_hash
 from core.db import session_scope
 
 

@@ -8,15 +8,15 @@ case page will.
 from __future__ import annotations
 
 import pytest
-from flask import Blueprint, current_app
+from flask import Blueprint, abort, current_app
 from flask_login import current_user
 from sqlalchemy import text
 from sqlmodel import Session, select
 
 from access_control.guard import authorize, signed_in
 from access_control.permissions import Resource
-from audit.gate import deny, reveal
-from audit.log_models import AccessEntry
+from audit.gate import record_denial, reveal
+from audit.models import AccessEntry
 from audit.reasons import AccessAction, ReasonCode
 from core.db import get_session, is_postgres, read_only
 
@@ -45,7 +45,8 @@ def case_content(case_id: str):
     }
     resource = Resource(kind="content", assignee=current_app.config.get("ASSIGNEE", ""))
     if not authorize(user, resource, "read", queue="general"):
-        deny(db, reason_code=ReasonCode.ASSIGNED_REVIEW, **facts)
+        record_denial(db, reason_code=ReasonCode.ASSIGNED_REVIEW, **facts)
+        abort(403)  # the view decides the answer; the gate only records
     entry = reveal(db, reason_code=ReasonCode.ASSIGNED_REVIEW, **facts)
     current_app.config["SEEN_COMMITTED"] = _committed(entry.seq)
     return CONTENT

@@ -9,7 +9,6 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
-import core.models_registry  # noqa: F401
 from core import migrate
 
 TABLES = {"access_entry", "access_note", "audit_checkpoint", "audit_verification"}

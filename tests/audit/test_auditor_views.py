@@ -10,9 +10,9 @@ import re
 import pytest
 from sqlmodel import select
 
-from audit.canonical import leaf_hash
-from audit.models import AdminEvent
+from access_control.journal import AdminEvent
 from audit.reasons import AccessAction, Decision, ReasonCode
+from audit.tlog.canonical import leaf_hash
 
 SEQ_CELL = re.compile(r'<tr class="decision-\w+">\s*<td>(\d+)</td>')
 NEXT_LINK = re.compile(r'rel="next" href="([^"]+)"')

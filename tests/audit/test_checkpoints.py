@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from access_control.journal import AdminEvent
 from app import create_app
 from audit.checkpoints import (
     CHAIN_HEAD,
@@ -18,11 +19,10 @@ from audit.checkpoints import (
     checkpoint_due,
     write_checkpoint_file,
 )
-from audit.log_models import AuditCheckpoint
-from audit.merkle import root
-from audit.models import AdminEvent
-from audit.notes import parse_checkpoint_body, verify_note
+from audit.models import AuditCheckpoint
 from audit.signing import current_signer, known_keys, read_verifier_keys, verifier_keys_path
+from audit.tlog.merkle import root
+from audit.tlog.signed_note import parse_checkpoint_body, verify_note
 from core.db import session_scope
 from core.timeutil import as_utc, utcnow
 from tests.conftest import test_settings
@@ -38,7 +38,7 @@ def _directory(app) -> Path:
 
 
 def _leaves(db, size=None) -> list[bytes]:
-    from audit.log_models import AccessEntry
+    from audit.models import AccessEntry
 
     rows = db.exec(select(AccessEntry.leaf_hash).order_by(AccessEntry.seq)).all()
     return [bytes(leaf) for leaf in rows][:size]
@@ -51,7 +51,7 @@ def test_a_checkpoint_is_signed_stored_and_copied_out(app, access_log, db):
     assert f"checkpoint {row.id}: size 6" in result.output
     copy = _directory(app) / row.file_name
     assert copy.read_text(encoding="utf-8") == row.note
-    signer = current_signer(app.config["VIGIL"])
+    signer = current_signer(app)
     body = parse_checkpoint_body(verify_note(row.note, known_keys([signer.verifier_key])))
     assert (body.origin, body.size, body.root) == (signer.name, 6, root(_leaves(db)))
     assert any(line.startswith(CHAIN_HEAD) for line in body.extensions)
@@ -136,7 +136,7 @@ def test_an_idle_log_gets_an_hourly_heartbeat(access_log, db):
 def test_rotation_keeps_old_checkpoints_verifiable(app, access_log, database_url, tmp_path, db):
     access_log.append(3)
     access_log.checkpoint()
-    old_key = current_signer(app.config["VIGIL"]).verifier_key
+    old_key = current_signer(app).verifier_key
     result = access_log.cli("keys", "rotate-signing")
     assert result.exit_code == 0, result.output
     secret = Path(app.config["VIGIL_INSTANCE"]) / "audit_signing_key.secret"
@@ -144,7 +144,7 @@ def test_rotation_keeps_old_checkpoints_verifiable(app, access_log, database_url
     # The next process (sidecar restart) signs with the new key.
     rotated = create_app(test_settings(database_url, tmp_path))
     try:
-        new_key = current_signer(rotated.config["VIGIL"]).verifier_key
+        new_key = current_signer(rotated).verifier_key
         assert new_key != old_key
         runner = rotated.test_cli_runner()
         access_log.append(2)
@@ -194,7 +194,7 @@ def test_a_configured_key_is_rotated_into_a_new_file_only(database_url, tmp_path
 
 
 def test_build_checkpoint_of_an_empty_log(app, db):
-    signer = current_signer(app.config["VIGIL"])
+    signer = current_signer(app)
     checkpoint = build_checkpoint(db, signer=signer, origin=signer.name, now=utcnow())
     assert checkpoint.tree_size == 0 and checkpoint.root_hash == root([])
     with session_scope(app.extensions["vigil.engine"]) as session:

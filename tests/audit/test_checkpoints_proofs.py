@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from audit.merkle import hash_leaf, root
-from audit.tree import RootAccumulator
+from audit.tlog.merkle import hash_leaf, root
+from audit.tlog.tree import RootAccumulator
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "rfc6962"
+VECTORS = Path(__file__).resolve().parent / "tlog" / "vectors"
 
 
 def test_the_running_root_matches_the_reference_tree():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from audit.canonical import GENESIS
+from audit.tlog.canonical import GENESIS
 
 WORKERS, APPENDS = 4, 500
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +19,7 @@ WORKER = [sys.executable, "-m", "tests.audit.append_worker"]
 
 
 def test_concurrent_appenders_build_one_linear_chain(access_log, database_url, tmp_path, db):
-    env = {**os.environ, "VIGIL_NO_MODULE_APP": "1"}
+    env = {**os.environ}
     children = [
         subprocess.Popen(
             [*WORKER, database_url, str(tmp_path / f"worker{i}"), str(i), str(APPENDS)],

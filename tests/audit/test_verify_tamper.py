@@ -15,12 +15,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
 from audit.access_log import entry_fields, format_time
-from audit.canonical import GENESIS, chain_hash, leaf_hash
 from audit.checkpoints import CHAIN_HEAD, SIGNED_AT, checkpoint_dir
-from audit.log_models import AccessEntry
-from audit.merkle import root
-from audit.notes import make_checkpoint_body, sign_note
+from audit.models import AccessEntry
 from audit.signing import current_signer
+from audit.tlog.canonical import GENESIS, chain_hash, leaf_hash
+from audit.tlog.merkle import root
+from audit.tlog.signed_note import make_checkpoint_body, sign_note
 from core.timeutil import utcnow
 from tests.audit.conftest import only_postgres
 
@@ -44,7 +44,7 @@ def _leaves(log, size: int | None = None) -> list[bytes]:
 
 def _forge(log, tmp_path: Path, *, size: int, root_hash: bytes, key=None, minutes: int = 5) -> Path:
     """A checkpoint note signed by the real key (or `key`), `minutes` from now."""
-    signer = current_signer(log.app.config["VIGIL"])
+    signer = current_signer(log.app)
     when = format_time(utcnow() + timedelta(minutes=minutes))
     head = base64.b64encode(GENESIS).decode()
     body = make_checkpoint_body(signer.name, size, root_hash, [CHAIN_HEAD + head, SIGNED_AT + when])

@@ -7,7 +7,7 @@ import re
 
 from sqlmodel import Session, select
 
-from moderation.models import Report
+from moderation.intake.models import Report
 from tests.browser.conftest import sign_in
 from tests.intake_support import make_conversation
 

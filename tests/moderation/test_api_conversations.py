@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 import privacy.conversations
 from app import create_app
-from moderation.models import EvidenceVersion, Report
+from moderation.intake.models import EvidenceVersion, Report
 from privacy.conversations import messages_of
 from privacy.models import Conversation, Message
 from tests.conftest import post_form, test_settings

@@ -9,10 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-import moderation.api
+import moderation.api.views
+import moderation.intake.reports
 from core.db import session_scope
 from core.timeutil import utcnow
-from moderation.models import IdempotencyRecord, Report
+from moderation.api.models import IdempotencyRecord
+from moderation.intake.models import Report
 from tests.intake_support import Api, make_token, report_body
 
 
@@ -53,7 +55,7 @@ def test_keys_belong_to_their_token(app, client, api, db):
 
 def test_a_retry_while_the_first_request_runs_is_409(app, api, db, monkeypatch):
     entered, release = threading.Event(), threading.Event()
-    real = moderation.api.payload_snapshot
+    real = moderation.api.views.payload_snapshot
 
     def slow_snapshot(payload):
         # Runs after the claim committed and before the intake transaction begins.
@@ -61,7 +63,7 @@ def test_a_retry_while_the_first_request_runs_is_409(app, api, db, monkeypatch):
         assert release.wait(20)
         return real(payload)
 
-    monkeypatch.setattr(moderation.api, "payload_snapshot", slow_snapshot)
+    monkeypatch.setattr(moderation.api.views, "payload_snapshot", slow_snapshot)
     body, results = report_body(), {}
 
     def first_request() -> None:
@@ -73,7 +75,7 @@ def test_a_retry_while_the_first_request_runs_is_409(app, api, db, monkeypatch):
     worker.start()
     try:
         assert entered.wait(20)
-        monkeypatch.setattr(moderation.api, "payload_snapshot", real)
+        monkeypatch.setattr(moderation.api.views, "payload_snapshot", real)
         retry = api.post(body, **{"Idempotency-Key": "k-3"})
         assert retry.status_code == 409
         assert retry.mimetype == "application/problem+json"
@@ -91,7 +93,7 @@ def test_a_failed_request_releases_its_key(api, db, monkeypatch):
     def boom(*_args, **_kwargs):
         raise RuntimeError("injected")
 
-    monkeypatch.setattr(moderation.api, "submit_report", boom)
+    monkeypatch.setattr(moderation.intake.reports, "submit_report", boom)
     body = report_body()
     assert api.post(body, **{"Idempotency-Key": "k-4"}).status_code == 500
     assert db.exec(select(IdempotencyRecord)).all() == []
@@ -101,9 +103,9 @@ def test_a_failed_request_releases_its_key(api, db, monkeypatch):
 
 def test_an_abandoned_claim_is_taken_over_after_the_lease(app, api, db, token):
     body = report_body()
-    from moderation.idempotency import fingerprint
-    from moderation.models import ServiceToken
-    from moderation.tokens import hash_token
+    from access_control.models import ServiceToken
+    from access_control.tokens import hash_token
+    from moderation.api.idempotency import fingerprint
 
     with session_scope(app.extensions["vigil.engine"]) as session:
         token_row = session.exec(

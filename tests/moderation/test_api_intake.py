@@ -7,9 +7,10 @@ import re
 
 from sqlmodel import select
 
+from access_control.models import ServiceToken
+from access_control.tokens import hash_token
 from core.db import session_scope
-from moderation.models import Case, EvidenceVersion, Report, ServiceToken
-from moderation.tokens import hash_token
+from moderation.intake.models import Case, EvidenceVersion, Report
 from privacy.models import Conversation, Message, TrainingExclusion
 from tests.intake_support import Api, make_token, report_body
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlmodel import select
 
-from moderation.models import Report
+from moderation.intake.models import Report
 from privacy.models import Conversation
 from tests.intake_support import report_body
 

@@ -10,11 +10,11 @@ from sqlmodel import Session, select
 from app import create_app
 from core.db import session_scope
 from core.timeutil import as_utc, utcnow
-from moderation import taxonomy
-from moderation.cases import parse_sla_overrides, refresh_priorities
-from moderation.evidence import case_data_key, open_evidence, open_statement
-from moderation.intake import Reporter, submit_report
-from moderation.models import Case, CaseState, Channel, EvidenceVersion, Report
+from moderation.intake import taxonomy
+from moderation.intake.cases import parse_sla_overrides, refresh_priorities
+from moderation.intake.evidence import case_data_key, open_evidence, open_statement
+from moderation.intake.models import Case, CaseState, Channel, EvidenceVersion, Report
+from moderation.intake.reports import Reporter, submit_report
 from privacy.models import Conversation
 from tests.conftest import post_form, test_settings
 from tests.intake_support import make_conversation, report_body
@@ -32,7 +32,7 @@ def _report(
     now=None,
     document=None,
 ) -> Report:
-    from moderation.evidence import snapshot_of_stored
+    from moderation.intake.evidence import snapshot_of_stored
     from privacy.conversations import messages_of
 
     with session_scope(app.extensions["vigil.engine"]) as session:
@@ -255,7 +255,7 @@ def test_a_report_statement_is_sealed_and_opens_for_its_case_only(app, api, db):
         data_key, case_id=case.id, report_ref=ref, blob=report.statement_sealed
     )
     assert statement == {"description": "they asked for my card number"}
-    from moderation.sealing import SealError
+    from moderation.intake.sealing import SealError
 
     with pytest.raises(SealError):
         open_statement(

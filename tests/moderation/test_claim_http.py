@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from bench.http_load import gunicorn
 from core.db import read_only
-from moderation.review_models import CaseClaim
+from moderation.review.models import CaseClaim
 from tests.conftest import CSRF_RE, test_settings
 from tests.review_support import make_case
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
-import moderation.intake
-from moderation.models import Case, CaseKey, EvidenceVersion, Report
+import privacy.conversations
+from moderation.intake.models import Case, CaseKey, EvidenceVersion, Report
 from privacy.models import Conversation, TrainingExclusion
 from tests.conftest import post_form
 from tests.intake_support import make_conversation, report_body
@@ -29,7 +29,7 @@ def fail_after_report_insert(monkeypatch):
         seen["evidence"] = len(session.exec(select(EvidenceVersion)).all())
         raise Injected("exclusion write failed")  # ...and now the transaction fails.
 
-    monkeypatch.setattr(moderation.intake, "exclude_from_training", failing_exclusion)
+    monkeypatch.setattr(privacy.conversations, "exclude_from_training", failing_exclusion)
     return seen
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from moderation.models import Case, Report
+from moderation.intake.models import Case, Report
 from privacy.models import Conversation, Message
 
 

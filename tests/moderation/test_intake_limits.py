@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import select
 
 from app import create_app
-from moderation.models import Report
+from moderation.intake.models import Report
 from tests.conftest import post_form, test_settings
 from tests.intake_support import Api, make_conversation, make_token, report_body
 

@@ -6,10 +6,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import Session, SQLModel, select
 
-import core.models_registry  # noqa: F401
+from access_control.journal import AdminEvent
 from access_control.models import PolicyRule
 from access_control.policy import current_version
-from audit.models import AdminEvent
 from core import migrate
 
 INTAKE_TABLES = {

@@ -7,7 +7,7 @@ import re
 
 from sqlmodel import select
 
-from moderation.models import Case, Report
+from moderation.intake.models import Case, Report
 from privacy.models import TrainingExclusion
 from tests.conftest import post_form
 from tests.intake_support import make_conversation

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from moderation.models import Case
+from moderation.intake.models import Case
 from privacy.models import Conversation
 from tests.conftest import post_form
 from tests.intake_support import Api, make_token, report_body

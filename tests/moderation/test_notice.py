@@ -7,8 +7,8 @@ import re
 
 from sqlmodel import select
 
-from moderation.evidence import case_data_key, open_statement
-from moderation.models import Case, Report
+from moderation.intake.evidence import case_data_key, open_statement
+from moderation.intake.models import Case, Report
 from privacy.models import TrainingExclusion
 from tests.conftest import csrf_token, post_form
 from tests.intake_support import make_conversation

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from moderation import taxonomy
-from moderation.schemas import ID_PATTERN, SOURCE_TYPES
+from moderation.api.schemas import ID_PATTERN, SOURCE_TYPES
+from moderation.intake import taxonomy
 
 
 def _refs(node):

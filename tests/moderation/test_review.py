@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 from access_control.models import User
 from core.db import session_scope
 from core.timeutil import utcnow
-from moderation import claims
-from moderation.review_models import CaseClaim
+from moderation.review import claims
+from moderation.review.models import CaseClaim
 from tests.conftest import csrf_token, post_form
 from tests.review_support import claim_next, log_count, make_case
 
@@ -90,9 +90,10 @@ def test_a_reassignment_racing_a_decision_waits_and_then_finds_the_case_closed(
 ):
     import time
 
-    from moderation import review_service
-    from moderation.models import Case
-    from moderation.review_models import CaseDecision
+    from moderation.intake.models import Case
+    from moderation.review import claims as claims_module
+    from moderation.review import decisions as review_service
+    from moderation.review.models import CaseDecision, Outcome
 
     engine = app.extensions["vigil.engine"]
     case_id = make_case(app)
@@ -107,7 +108,7 @@ def test_a_reassignment_racing_a_decision_waits_and_then_finds_the_case_closed(
             now=utcnow(),
         ).token
     checked = threading.Event()
-    real = review_service.require_claim
+    real = claims_module.require_claim
 
     def slow_after_check(session, **kwargs):
         claim = real(session, **kwargs)
@@ -115,7 +116,7 @@ def test_a_reassignment_racing_a_decision_waits_and_then_finds_the_case_closed(
         time.sleep(1.5)
         return claim
 
-    monkeypatch.setattr(review_service, "require_claim", slow_after_check)
+    monkeypatch.setattr(claims_module, "require_claim", slow_after_check)
     errors: list[BaseException] = []
 
     def decide() -> None:
@@ -126,7 +127,7 @@ def test_a_reassignment_racing_a_decision_waits_and_then_finds_the_case_closed(
                     case=session.get(Case, case_id),
                     reviewer=deciding,
                     token=token,
-                    outcome=sorted(review_service.OUTCOMES)[0],
+                    outcome=sorted(Outcome)[0],
                     labels=[],
                     now=utcnow(),
                 )
@@ -218,7 +219,7 @@ def _csrf(client, case_id: int) -> str:
 
 
 def _grant_id(app) -> int:
-    from moderation.review_models import BreakGlassGrant
+    from moderation.review.models import BreakGlassGrant
 
     with Session(app.extensions["vigil.engine"]) as session:
         return session.exec(select(BreakGlassGrant.id)).one()
@@ -263,7 +264,7 @@ def test_viewer_cap_requires_break_glass(app, client, factory):
 
 
 def test_break_glass_needs_a_second_person_and_expires(app, client, factory):
-    from moderation.review_models import BreakGlassGrant
+    from moderation.review.models import BreakGlassGrant
 
     case_id = make_case(app)
     holder = app.test_client()
@@ -392,7 +393,7 @@ def test_hostile_attachment_name_is_escaped_and_its_hidden_characters_shown(app,
 
 
 def test_escalation_moves_case_and_ends_claim(app, client, factory, db):
-    from moderation.models import Case
+    from moderation.intake.models import Case
 
     make_case(app)
     factory.login_as(client, "reviewer:general")
@@ -460,8 +461,8 @@ def _table_setup(app, factory):
     claim_next(holder)
     requester = factory.make_user(roles=("reviewer:general",))
     with session_scope(app.extensions["vigil.engine"]) as session:
-        from moderation.models import Case
-        from moderation.review_access import request_break_glass
+        from moderation.intake.models import Case
+        from moderation.review.break_glass import request_break_glass
 
         grant = request_break_glass(
             session, user=requester, case=session.get(Case, case_id), reason="table test"
@@ -636,15 +637,15 @@ def test_case_page_and_reveal_fail_closed_when_the_log_cannot_be_written(app, cl
 
 
 def test_evidence_is_decrypted_only_after_its_entry_committed(app, client, factory, monkeypatch):
-    import moderation.review_views as views
-    from audit.log_models import AccessEntry
+    import moderation.intake.evidence as evidence_store
+    from audit.models import AccessEntry
     from core.db import read_only
 
     make_case(app)
     factory.login_as(client, "reviewer:general")
     seen: list[tuple[str, bool]] = []
     last_seq = [-1]
-    real_open = views.open_evidence
+    real_open = evidence_store.open_evidence
 
     def watched_open(db, **kwargs):
         # Another connection must already see a NEW allowed entry, made for this very call:
@@ -656,7 +657,7 @@ def test_evidence_is_decrypted_only_after_its_entry_committed(app, client, facto
         seen.append((newest.action if newest else "", fresh))
         return real_open(db, **kwargs)
 
-    monkeypatch.setattr(views, "open_evidence", watched_open)
+    monkeypatch.setattr(evidence_store, "open_evidence", watched_open)
     case_id, _ = claim_next(client)
     client.post(
         f"/review/cases/{case_id}/reveal/0", headers={"X-CSRFToken": _csrf(client, case_id)}
@@ -674,8 +675,8 @@ def _queue_refs(html: str) -> list[str]:
 
 
 def test_queue_page_filters_buckets_and_pages(app, client, factory, monkeypatch):
-    from moderation import queues as queue_module
-    from moderation.models import Case
+    from moderation.intake.models import Case
+    from moderation.review import queues as queue_module
 
     old = make_case(app, category="harassment")
     with session_scope(app.extensions["vigil.engine"]) as session:
@@ -708,7 +709,7 @@ def test_queue_page_filters_buckets_and_pages(app, client, factory, monkeypatch)
 
 
 def test_refresh_priorities_command_ages_open_cases(app):
-    from moderation.models import Case
+    from moderation.intake.models import Case
 
     case_id = make_case(app)
     with session_scope(app.extensions["vigil.engine"]) as session:
@@ -724,7 +725,7 @@ def test_refresh_priorities_command_ages_open_cases(app):
 
 
 def test_bad_input_on_a_claimed_case_is_422_and_changes_nothing(app, client, factory, db):
-    from moderation.models import Case
+    from moderation.intake.models import Case
 
     make_case(app)
     factory.login_as(client, "reviewer:general")

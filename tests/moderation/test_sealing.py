@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from moderation.sealing import (
+from moderation.intake.sealing import (
     MasterKey,
     SealError,
     case_context,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from moderation import taxonomy
-from moderation.taxonomy import TaxonomyError, load_taxonomy
+from moderation.intake import taxonomy
+from moderation.intake.taxonomy import TaxonomyError, load_taxonomy
 
 # The DSA Transparency Database statement-of-reasons schema v2 (in force 1 July 2025), copied
 # from the Commission's own documentation in github.com/digital-services-act/transparency-database:

@@ -7,12 +7,13 @@ import secrets
 
 from sqlmodel import Session, select
 
+from access_control.journal import AdminEvent
+from access_control.models import ServiceToken
+from access_control.tokens import hash_token
 from app import create_app
-from audit.models import AdminEvent
-from moderation.evidence import open_evidence
-from moderation.models import CaseKey, EvidenceVersion, ServiceToken
-from moderation.sealing import key_id_for
-from moderation.tokens import hash_token
+from moderation.intake.evidence import open_evidence
+from moderation.intake.models import CaseKey, EvidenceVersion
+from moderation.intake.sealing import key_id_for
 from tests.conftest import test_settings
 from tests.intake_support import Api, report_body
 

@@ -1,0 +1,1 @@
+"""The JSON API for the chat backend: views, schemas, OpenAPI, idempotency."""

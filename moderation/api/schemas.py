@@ -1,0 +1,205 @@
+"""API input and output models, and their errors as RFC 9457 `errors` entries."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+)
+
+from moderation.intake import taxonomy
+from moderation.intake.limits import MAX_DESCRIPTION_CHARS, MAX_MESSAGE_CHARS, MAX_MESSAGES
+
+MAX_REQUEST_BYTES = 1024 * 1024  # the app-wide MAX_CONTENT_LENGTH
+# Ids name things in the chat backend; a tight alphabet keeps them out of HTML and URLs trouble.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
+LANGUAGE_PATTERN = r"^(?:[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*)?$"  # BCP 47, loosely
+SOURCE_TYPES = Literal["user_notice", "trusted_flagger", "automated_detection", "own_initiative"]
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("NUL characters are not accepted")
+    return value
+
+
+# Text Vigil stores or shows as given (not sealed message text): no NUL, which PostgreSQL
+# cannot hold in a text column and which has no business in a name or an id.
+PlainStr = Annotated[str, AfterValidator(_no_nul)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AttachmentIn(_Strict):
+    """Metadata of an attachment; Vigil does not receive the file."""
+
+    name: PlainStr = Field(min_length=1, max_length=255)
+    media_type: str = Field(max_length=127, pattern=r"^[A-Za-z0-9.+\-]+/[A-Za-z0-9.+\-]+$")
+    size: StrictInt = Field(ge=0, le=2**53)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class MessageIn(_Strict):
+    """One message of the conversation snapshot."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    role: Literal["user", "assistant", "system"]
+    text: str = Field(max_length=MAX_MESSAGE_CHARS)
+    created_at: AwareDatetime
+    attachment: AttachmentIn | None = None
+
+
+class ConversationBody(_Strict):
+    """PUT /api/v1/conversations/{id}: a conversation's metadata and all its messages."""
+
+    owner_id: PlainStr = Field(
+        default="", max_length=128, description="Pseudonymous id of the conversation's owner."
+    )
+    model_id: PlainStr = Field(min_length=1, max_length=100)
+    product: Literal["chat", "api", "ocr"]
+    title: PlainStr = Field(
+        default="",
+        max_length=200,
+        description="Kept only inside sealed report evidence; a PUT does not store it.",
+    )
+    language: str = Field(
+        default="",
+        max_length=35,
+        pattern=LANGUAGE_PATTERN,
+        description='BCP 47 language tag, e.g. "de" or "pt-BR"; empty when unknown.',
+    )
+    messages: list[MessageIn] = Field(min_length=1, max_length=MAX_MESSAGES)
+
+
+class ConversationIn(ConversationBody):
+    """The conversation as the chat backend holds it at the time of the report."""
+
+    id: str = Field(pattern=ID_PATTERN, description="The chat backend's conversation id.")
+
+
+class ReportIn(_Strict):
+    """POST /api/v1/reports: a report with its conversation snapshot."""
+
+    conversation: ConversationIn
+    message_ids: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_MESSAGES,
+        description="Reported messages; empty reports the whole conversation.",
+    )
+    category: str = Field(description="A Vigil category key (see the enum).")
+    description: PlainStr = Field(default="", max_length=MAX_DESCRIPTION_CHARS)
+    reporter_id: str = Field(pattern=ID_PATTERN, description="Pseudonymous reporter id.")
+    source_type: SOURCE_TYPES
+
+
+class ReportReceipt(BaseModel):
+    """The acknowledgement of a report (DSA Art. 16(4)) and its current status."""
+
+    reference: str = Field(examples=["VR-7K2M9QF3XD"])
+    status: Literal["received", "closed"]
+    received_at: datetime
+    category: str
+    message_ids: list[str]
+
+
+class ConversationReceipt(BaseModel):
+    """The stored state of a conversation after a PUT."""
+
+    id: str = Field(description="The chat backend's conversation id.")
+    reference: str = Field(description="Vigil's public reference, for notice links /notice/{ref}.")
+    message_count: int
+    updated_at: datetime
+
+
+class ProblemError(BaseModel):
+    """One failing field: a JSON pointer into the request body and what is wrong."""
+
+    pointer: str = Field(examples=["#/conversation/messages/3/text"])
+    detail: str
+    type: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[ProblemError] | None = None
+
+
+def _pointer(loc: tuple[Any, ...]) -> str:
+    # RFC 6901 escaping, so an unknown field named "a/b" still points somewhere precise.
+    parts = (str(part).replace("~", "~0").replace("/", "~1") for part in loc)
+    return "#/" + "/".join(parts) if loc else "#"
+
+
+def _error(loc: tuple[Any, ...], detail: str, kind: str) -> dict[str, str]:
+    return {"pointer": _pointer(loc), "detail": detail, "type": kind}
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _duplicate_message_ids(messages: list[MessageIn], *prefix: str) -> list[dict[str, str]]:
+    counts = Counter(message.id for message in messages)
+    return [
+        _error((*prefix, "messages", index, "id"), "Message ids must be unique.", "duplicate")
+        for index, message in enumerate(messages)
+        if counts[message.id] > 1
+    ]
+
+
+def _report_errors(payload: ReportIn) -> list[dict[str, str]]:
+    errors = _duplicate_message_ids(payload.conversation.messages, "conversation")
+    known = {message.id for message in payload.conversation.messages}
+    reported = Counter(payload.message_ids)
+    for index, message_id in enumerate(payload.message_ids):
+        if reported[message_id] > 1 and payload.message_ids.index(message_id) != index:
+            loc = ("message_ids", index)
+            errors.append(_error(loc, "This message is already listed.", "duplicate"))
+        if message_id not in known:
+            loc = ("message_ids", index)
+            errors.append(_error(loc, "No message with this id in the snapshot.", "unknown_id"))
+    try:
+        taxonomy.category(payload.category)
+    except KeyError:
+        keys = ", ".join(item.key for item in taxonomy.categories())
+        errors.append(_error(("category",), f"Unknown category; one of {keys}.", "enum"))
+    return errors
+
+
+def _parse(
+    model: type[Model], data: Any, checks: Callable[[Model], list[dict[str, str]]]
+) -> tuple[Model | None, list[dict[str, str]]]:
+    try:
+        payload = model.model_validate(data)
+    except ValidationError as exc:
+        errors = [_error(tuple(e["loc"]), e["msg"], e["type"]) for e in exc.errors()]
+        return None, errors
+    errors = checks(payload)
+    return (None, errors) if errors else (payload, [])
+
+
+def parse_report(data: Any) -> tuple[ReportIn | None, list[dict[str, str]]]:
+    """Validate a decoded report body: the model or a list of errors with field pointers."""
+    return _parse(ReportIn, data, _report_errors)
+
+
+def parse_conversation(data: Any) -> tuple[ConversationBody | None, list[dict[str, str]]]:
+    """Validate a decoded conversation body: the model or a list of errors with pointers."""
+    return _parse(ConversationBody, data, lambda body: _duplicate_message_ids(body.messages))

@@ -1,0 +1,234 @@
+"""The JSON API for the chat backend: /api/v1 reports and conversations, the OpenAPI docs."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from flask import Blueprint, Response, current_app, g, render_template, request, url_for
+
+from access_control.guard import public
+from access_control.tokens import token_required
+from core import throttle
+from core.db import get_session
+from core.timeutil import as_utc, utcnow
+from core.web import problem
+from moderation.api import idempotency
+from moderation.api.openapi import openapi_document
+from moderation.api.schemas import (
+    ID_PATTERN,
+    ConversationBody,
+    ConversationReceipt,
+    MessageIn,
+    ReportIn,
+    ReportReceipt,
+    parse_conversation,
+    parse_report,
+)
+from moderation.intake import reports
+from moderation.intake.evidence import snapshot
+from moderation.intake.models import Channel, Report
+from moderation.intake.reports import Reporter, report_for_token
+from moderation.intake.settings import current_intake
+from privacy.conversations import MessageDraft, store_external_conversation, upsert_external
+from privacy.models import Conversation
+
+api_bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def receipt(report: Report) -> dict:
+    """The reporter-facing view of a report: no case, no reviewers, no other reporters."""
+    return ReportReceipt(
+        reference=report.ref,
+        status=report.status,
+        received_at=as_utc(report.created_at),
+        category=report.category,
+        message_ids=json.loads(report.message_ids),
+    ).model_dump(mode="json")
+
+
+def payload_snapshot(payload: ReportIn) -> dict:
+    """The evidence snapshot of an API payload (same shape as for stored conversations)."""
+    conversation = payload.conversation
+    return snapshot(
+        conversation={
+            "id": conversation.id,
+            "model_id": conversation.model_id,
+            "product": conversation.product,
+            "title": conversation.title,
+        },
+        messages=[
+            {
+                "id": message.id,
+                "role": message.role,
+                "text": message.text,
+                "created_at": as_utc(message.created_at).isoformat(),
+                "attachment": message.attachment.model_dump() if message.attachment else None,
+            }
+            for message in conversation.messages
+        ],
+    )
+
+
+def _json_response(body: str, status: int, **headers: str) -> Response:
+    response = Response(body, status=status, mimetype="application/json")
+    response.headers.update(headers)
+    return response
+
+
+def _limits(name: str) -> str:
+    return current_app.config["VIGIL"][name]
+
+
+def _decode_body():
+    if request.mimetype != "application/json":
+        return None, problem(415, "Send the body as application/json.")
+    raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    try:
+        return json.loads(raw), None
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        return None, problem(400, "The body is not valid JSON.")
+
+
+@api_bp.before_request
+def _limit_each_address() -> None:
+    """Every /api/v1 call counts against its address, before its token is even looked at."""
+    if request.path.startswith("/api/v1/"):
+        key = throttle.key_for("api-addr", request.remote_addr or "unknown")
+        throttle.take([(_limits("REPORT_LIMIT_PER_ADDRESS"), key)])
+
+
+@api_bp.post("/v1/reports")
+@token_required("reports:write")
+def create_report():
+    data, error = _decode_body()
+    if error is not None:
+        return error
+    payload, errors = parse_report(data)
+    if payload is None:
+        return problem(422, "The report is not valid; see errors.", errors=errors)
+    token, db = g.service_token, get_session()
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not idempotency.valid_key(key):
+        return problem(400, "Idempotency-Key must be 1-255 printable ASCII characters.")
+    fingerprint = idempotency.fingerprint(data)
+    try:
+        with idempotency.idempotent(
+            db, token_id=token.id, key=key, request_hash=fingerprint, now=utcnow()
+        ) as slot:
+            if slot.replay is not None:
+                return _replay(slot.replay)
+            reporter_key = throttle.key_for("api-reporter", f"{token.id}:{payload.reporter_id}")
+            throttle.take([(_limits("REPORT_LIMIT_PER_REPORTER"), reporter_key)])
+            report = _submit(db, payload, token.id)
+            body = json.dumps(receipt(report))
+            slot.complete(status_code=201, body=body, now=utcnow())
+            db.commit()
+    except idempotency.IdempotencyConflict as exc:
+        db.rollback()
+        return problem(exc.status, exc.detail)
+    location = url_for("api.get_report", ref=report.ref)
+    return _json_response(body, 201, Location=location)
+
+
+def _replay(replay: idempotency.Replay) -> Response:
+    headers = {"Idempotent-Replayed": "true"}
+    reference = json.loads(replay.body).get("reference")
+    if reference:
+        headers["Location"] = url_for("api.get_report", ref=reference)
+    return _json_response(replay.body, replay.status_code, **headers)
+
+
+def _submit(db, payload: ReportIn, token_id: int) -> Report:
+    document = payload_snapshot(payload)
+    conversation, _created = upsert_external(
+        db,
+        external_id=payload.conversation.id,
+        model_id=payload.conversation.model_id,
+        product=payload.conversation.product,
+        owner_ref=payload.conversation.owner_id,
+        language=payload.conversation.language,
+    )
+    return reports.submit_report(
+        db,
+        settings=current_intake(),
+        conversation=conversation,
+        document=document,
+        message_ids=payload.message_ids,
+        category=payload.category,
+        source_type=payload.source_type,
+        channel=Channel.API,
+        reporter=Reporter(key=f"api:{payload.reporter_id}", token_id=token_id),
+        statement={"description": payload.description},
+    )
+
+
+@api_bp.get("/v1/reports/<ref>")
+@token_required("reports:write")
+def get_report(ref: str):
+    report = report_for_token(get_session(), ref=ref, token_id=g.service_token.id)
+    if report is None:
+        # Same answer for "does not exist" and "another token's report": no probing.
+        return problem(404, "No report with this reference was filed with this token.")
+    return receipt(report)
+
+
+@api_bp.put("/v1/conversations/<conversation_id>")
+@token_required("conversations:write")
+def put_conversation(conversation_id: str):
+    if not re.fullmatch(ID_PATTERN, conversation_id):
+        return problem(404, f"Conversation ids match {ID_PATTERN}.")
+    data, error = _decode_body()
+    if error is not None:
+        return error
+    body, errors = parse_conversation(data)
+    if body is None:
+        return problem(422, "The conversation is not valid; see errors.", errors=errors)
+    db = get_session()
+    conversation, created = _store(db, conversation_id, body)
+    db.commit()  # one transaction: on any error before this, teardown rolls everything back
+    stored = ConversationReceipt(
+        id=conversation_id,
+        reference=conversation.public_ref,
+        message_count=len(body.messages),
+        updated_at=as_utc(conversation.updated_at),
+    )
+    return _json_response(stored.model_dump_json(), 201 if created else 200)
+
+
+def _store(db, external_id: str, body: ConversationBody) -> tuple[Conversation, bool]:
+    return store_external_conversation(
+        db,
+        external_id=external_id,
+        model_id=body.model_id,
+        product=body.product,
+        owner_ref=body.owner_id,
+        language=body.language,
+        messages=[_draft(message) for message in body.messages],
+    )
+
+
+def _draft(message: MessageIn) -> MessageDraft:
+    attachment = message.attachment  # `attachment and ...` is None without one
+    return MessageDraft(
+        role=message.role,
+        text=message.text,
+        created_at=message.created_at,
+        external_id=message.id,
+        attachment_name=attachment and attachment.name,
+        attachment_media_type=attachment and attachment.media_type,
+        attachment_size=attachment and attachment.size,
+        attachment_sha256=attachment and attachment.sha256,
+    )
+
+
+@api_bp.get("/openapi.json")
+@public
+def openapi_json():
+    return openapi_document()
+
+
+@api_bp.get("/docs")
+@public
+def docs():
+    return render_template("moderation/api/api_docs.html", doc=openapi_document())

@@ -1,0 +1,1 @@
+"""Intake: web reports, public notices, cases, sealed evidence, the taxonomy."""

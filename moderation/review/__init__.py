@@ -1,0 +1,1 @@
+"""The reviewer workspace: queues, claims, need-to-know access, timeline, decisions."""

@@ -1,0 +1,83 @@
+"""Break-glass: emergency access to one case, requested with a reason, approved by someone
+else, expiring on its own (the grant shows up in the case facts, see review.access)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from access_control.journal import EventType
+from access_control.models import User
+from access_control.permissions import Resource
+from moderation.intake.models import Case
+from moderation.review.access import AccessRefused
+from moderation.review.models import BreakGlassGrant, GrantState, TimelineKind
+from moderation.review.timeline import record_journaled
+
+
+def request_break_glass(
+    session: Session, *, user: User, case: Case, reason: str
+) -> BreakGlassGrant:
+    """Ask for emergency access to one case, with a reason."""
+    reason = reason.strip()
+    if not reason or len(reason) > 1000:
+        raise AccessRefused("Say why you need access (at most 1,000 characters).")
+    grant = BreakGlassGrant(case_id=case.id, requester_id=user.id, reason=reason)
+    session.add(grant)
+    session.flush()
+    record_journaled(
+        session,
+        case=case,
+        kind=TimelineKind.BREAK_GLASS_REQUESTED,
+        event_type=EventType.BREAK_GLASS_REQUESTED,
+        actor=user,
+        detail=reason,
+        reason=reason,
+    )
+    return grant
+
+
+def approve_break_glass(
+    session: Session,
+    *,
+    approver: User,
+    grant: BreakGlassGrant,
+    case: Case,
+    hours: int,
+    authorize,
+    now: datetime,
+) -> BreakGlassGrant:
+    """A different person approves; the grant expires after `hours`."""
+    target = Resource(kind="break_glass", owner=f"user:{grant.requester_id}")
+    if grant.requester_id == approver.id:
+        raise AccessRefused("Nobody can approve their own break-glass request.")
+    if not authorize(approver, target, "approve", queue=case.queue):
+        raise AccessRefused("You may not approve break-glass requests for this queue.")
+    if grant.state != GrantState.PENDING:
+        raise AccessRefused("This request was already handled.")
+    grant.state, grant.approver_id = GrantState.APPROVED, approver.id
+    grant.approved_at, grant.expires_at = now, now + timedelta(hours=hours)
+    session.add(grant)
+    record_journaled(
+        session,
+        case=case,
+        kind=TimelineKind.BREAK_GLASS_APPROVED,
+        event_type=EventType.BREAK_GLASS_APPROVED,
+        actor=approver,
+        detail=f"for user {grant.requester_id} until {grant.expires_at:%Y-%m-%d %H:%M} UTC",
+        reason=grant.reason,
+        after={"grant": grant.id, "requester": grant.requester_id},
+    )
+    return grant
+
+
+def pending_grants(session: Session) -> list[BreakGlassGrant]:
+    """Requests waiting for a second person."""
+    return list(
+        session.exec(
+            select(BreakGlassGrant)
+            .where(BreakGlassGrant.state == GrantState.PENDING)
+            .order_by(col(BreakGlassGrant.requested_at))
+        )
+    )

@@ -1,0 +1,138 @@
+"""What the case page shows, and the one-message reveal: each logs the look (committed)
+before anything is decrypted (DESIGN.md section 2)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from access_control.models import User
+from access_control.permissions import Resource
+from audit.access_log import access_summary
+from audit.gate import reveal
+from audit.models import AccessEntry
+from audit.reasons import AccessAction, ReasonCode
+from moderation.intake import evidence as evidence_store
+from moderation.intake import taxonomy
+from moderation.intake.evidence import EvidenceKeys
+from moderation.intake.models import Case, EvidenceVersion, Report
+from moderation.review.access import reason_for_look
+from moderation.review.claims import live_claim
+from moderation.review.models import CaseEvent, ReviewPreference
+
+
+def current_evidence(session: Session, case: Case) -> EvidenceVersion:
+    """The case's latest evidence version."""
+    return session.exec(
+        select(EvidenceVersion).where(
+            EvidenceVersion.case_id == case.id, EvidenceVersion.version == case.evidence_version
+        )
+    ).one()
+
+
+def _log_look(session, *, user, case, action, reason, note) -> AccessEntry:
+    return reveal(
+        session,
+        actor=user,
+        action=action,
+        reason_code=reason,
+        case_id=case.id,
+        conversation_id=case.conversation_id,
+        evidence_version=case.evidence_version,
+        note=note,
+    )
+
+
+def case_view(
+    session: Session,
+    *,
+    user: User,
+    case: Case,
+    content: Resource,
+    reason: ReasonCode,
+    note: str,
+    keys: EvidenceKeys,
+    viewer_cap: int,
+    defaults: dict[str, bool],
+    now: datetime,
+) -> dict[str, Any]:
+    """The case page's context, after the look is logged; AccessRefused if it is refused."""
+    logged = reason_for_look(
+        session,
+        user=user,
+        case=case,
+        content=content,
+        reason=reason,
+        note=note,
+        viewer_cap=viewer_cap,
+    )
+    _log_look(
+        session, user=user, case=case, action=AccessAction.OPEN, reason=logged, note=note or None
+    )
+    # The ALLOWED entry has committed: only now is the evidence decrypted.
+    snapshot = evidence_store.open_evidence(
+        session, evidence=current_evidence(session, case), keys=keys
+    )
+    reports = session.exec(
+        select(Report).where(Report.case_id == case.id).order_by(col(Report.id))
+    ).all()
+    claim = live_claim(session, case_id=case.id, now=now)
+    prefs = session.get(ReviewPreference, user.id)
+    return {
+        "case": case,
+        "snapshot": snapshot,
+        "reported": {mid for r in reports for mid in json.loads(r.message_ids or "[]")},
+        "reports": reports,
+        "claim": claim if claim and claim.reviewer_id == user.id else None,
+        "reason": logged,
+        "category": taxonomy.category(case.category),
+        "categories": taxonomy.categories(),
+        "events": session.exec(
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(col(CaseEvent.id))
+        ).all(),
+        "accesses": access_summary(session, case.id),
+        "now": now,
+        "blur": prefs.blur if prefs else defaults["blur"],
+        "greyscale": prefs.greyscale if prefs else defaults["greyscale"],
+    }
+
+
+def reveal_message(
+    session: Session,
+    *,
+    user: User,
+    case: Case,
+    content: Resource,
+    reason: ReasonCode,
+    note: str,
+    index: int,
+    keys: EvidenceKeys,
+    viewer_cap: int,
+) -> tuple[AccessEntry, str] | None:
+    """(entry, message text) after the reveal is logged; None for no such message."""
+    logged = reason_for_look(
+        session,
+        user=user,
+        case=case,
+        content=content,
+        reason=reason,
+        note=note,
+        viewer_cap=viewer_cap,
+    )
+    evidence = current_evidence(session, case)
+    if not 0 <= index < evidence.message_count:
+        return None
+    entry = _log_look(
+        session,
+        user=user,
+        case=case,
+        action=AccessAction.REVEAL,
+        reason=logged,
+        note=f"message {index}",
+    )
+    # Blurred text is not in the page: it leaves the server only now, after its entry.
+    snapshot = evidence_store.open_evidence(session, evidence=evidence, keys=keys)
+    return entry, snapshot["messages"][index]["text"]

@@ -1,0 +1,102 @@
+"""Reviewer workspace tables: claims, timeline, notes, break-glass grants, decisions."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Column, Text
+from sqlmodel import Field, SQLModel
+
+from core.columns import enum_column, utc_column
+from core.timeutil import utcnow
+
+
+class CaseClaim(SQLModel, table=True):
+    """The live claim on a case: one row per case at most (the primary key is the lock)."""
+
+    __tablename__ = "case_claim"
+
+    case_id: int = Field(foreign_key="moderation_case.id", primary_key=True)
+    reviewer_id: int = Field(foreign_key="user.id", index=True)
+    token: str = Field(max_length=64)  # every decision must echo it; stale → 409
+    claimed_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    lease_until: datetime = Field(sa_column=utc_column())
+
+
+class TimelineKind(enum.StrEnum):
+    CLAIMED = "claimed"
+    RELEASED = "released"
+    REASSIGNED = "reassigned"
+    ESCALATED = "escalated"
+    NOTE = "note"
+    DECIDED = "decided"
+    BREAK_GLASS_REQUESTED = "break_glass_requested"
+    BREAK_GLASS_APPROVED = "break_glass_approved"
+
+
+class CaseEvent(SQLModel, table=True):
+    """One line of a case's timeline (who, what, when); notes keep their text here."""
+
+    __tablename__ = "case_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="moderation_case.id", index=True)
+    kind: TimelineKind = Field(sa_column=enum_column(TimelineKind, 32))
+    actor_id: int | None = Field(default=None)
+    actor_label: str = Field(max_length=400)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    occurred_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+
+
+class GrantState(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+
+
+class BreakGlassGrant(SQLModel, table=True):
+    """Emergency access to one case: requested with a reason, approved by someone else."""
+
+    __tablename__ = "break_glass_grant"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="moderation_case.id", index=True)
+    requester_id: int = Field(foreign_key="user.id", index=True)
+    reason: str = Field(max_length=1000)
+    state: GrantState = Field(default=GrantState.PENDING, sa_column=enum_column(GrantState, 16))
+    requested_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    approver_id: int | None = Field(default=None, foreign_key="user.id")
+    approved_at: datetime | None = Field(default=None, sa_column=utc_column(True))
+    expires_at: datetime | None = Field(default=None, sa_column=utc_column(True))
+
+
+class Outcome(enum.StrEnum):
+    """What a decision does to the reported content."""
+
+    NO_ACTION = "no_action"
+    REMOVE = "remove"
+    RESTRICT = "restrict"
+    REFER_TO_LAW_ENFORCEMENT = "refer_to_law_enforcement"
+
+
+class CaseDecision(SQLModel, table=True):
+    """A reviewer's decision on a case (the statement of reasons grows in a later issue)."""
+
+    __tablename__ = "case_decision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="moderation_case.id", index=True)
+    reviewer_id: int = Field(foreign_key="user.id")
+    outcome: Outcome = Field(sa_column=enum_column(Outcome, 32))
+    labels: str = Field(default="", max_length=400)  # comma-separated taxonomy keys
+    decided_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+
+
+class ReviewPreference(SQLModel, table=True):
+    """A reviewer's wellness settings; absent means the organisation default."""
+
+    __tablename__ = "review_preference"
+
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    blur: bool = Field(default=True)
+    greyscale: bool = Field(default=True)

@@ -1,0 +1,130 @@
+"""Workspace pages about queues: the overview, one queue, Next case, preferences."""
+
+from __future__ import annotations
+
+import re
+
+from flask import abort, flash, redirect, render_template, request, url_for
+
+from access_control.guard import ANY_QUEUE, authorize, requires
+from access_control.permissions import QUEUES
+from audit.gate import record_denial
+from audit.reasons import AccessAction
+from core.db import get_session
+from core.timeutil import utcnow
+from moderation.intake import taxonomy
+from moderation.review import break_glass, claims, queues
+from moderation.review.models import ReviewPreference
+from moderation.review.web import lease, me, review_bp, throttle_denials
+
+LANGUAGE_RE = re.compile(r"[a-z]{2,3}")
+
+
+def queue_arg(queue: str) -> str:
+    """Guard resolver: the queue in the URL; only real queues reach the log (else 404)."""
+    return queue if queue in QUEUES else abort(404)
+
+
+def refuse_queue(queue: str):
+    """on_deny for a queue listing: the DENIED entry commits before the 403."""
+    throttle_denials()
+    record_denial(
+        get_session(),
+        actor=me(),
+        action=AccessAction.OPEN,
+        reason_code=None,
+        case_id=None,
+        conversation_id=None,
+        evidence_version=None,
+        note=f"queue {queue}",
+    )
+
+
+@review_bp.route("/")
+@requires("workspace", "use")
+def overview():
+    db, now = get_session(), utcnow()
+    mine = queues.readable_queues(me(), authorize)
+    stats = {queue: queues.queue_stats(db, queue=queue, now=now) for queue in mine}
+    approver = any(authorize(me(), "break_glass", "approve", queue=q) for q in ("*", *mine))
+    if not mine and not approver:
+        abort(403)
+    pending = break_glass.pending_grants(db) if approver else []
+    return render_template("moderation/review/overview.html", stats=stats, pending=pending)
+
+
+def _language_arg(raw: str) -> tuple[str, str]:
+    """A language filter as Case.language holds it, or "" and an error for the form."""
+    language = raw.strip().lower()[:16]
+    if language and not LANGUAGE_RE.fullmatch(language):
+        return "", "Use a two- or three-letter language code, such as de or fil."
+    return language, ""
+
+
+@review_bp.route("/queues/<queue>")
+@requires("queue", "read", queue=queue_arg, on_deny=refuse_queue)
+def queue_page(queue: str):
+    db, now = get_session(), utcnow()
+    language, language_error = _language_arg(request.args.get("language", ""))
+    flt = queues.QueueFilter(
+        category=request.args.get("category", "")[:64],
+        source_type=request.args.get("source_type", "")[:32],
+        min_reports=min(request.args.get("min_reports", 0, type=int) or 0, 10_000),
+        language=language,
+    )
+    after = queues.Cursor.decode(request.args.get("after", "")[:80])
+    rows = queues.list_queue(db, queue=queue, flt=flt, after=after, now=now)
+    last = rows[-1][0] if len(rows) == queues.PAGE_SIZE else None
+    next_cursor = (
+        queues.Cursor(last.priority, last.first_reported_at, last.id).encode() if last else None
+    )
+    return render_template(
+        "moderation/review/queue.html",
+        queue=queue,
+        rows=rows,
+        flt=flt,
+        now=now,
+        next_cursor=next_cursor,
+        stats=queues.queue_stats(db, queue=queue, now=now),
+        categories=taxonomy.categories(),
+        language_error=language_error,
+    )
+
+
+@review_bp.route("/next", methods=["POST"])
+@requires("case", "claim", queue=ANY_QUEUE)
+def next_case():
+    db = get_session()
+    wanted = request.form.get("queue", "")
+    mine = [
+        q
+        for q in queues.readable_queues(me(), authorize)
+        if authorize(me(), "case", "claim", queue=q) and wanted in ("", q)
+    ]
+    claim = claims.claim_next(
+        db,
+        reviewer=me(),
+        queues=mine,
+        lease=lease(),
+        now=utcnow(),
+        skip=request.form.get("skip", type=int),
+        language=_language_arg(request.form.get("language", ""))[0],
+    )
+    db.commit()
+    if claim is None:
+        flash("No unclaimed cases are waiting in your queues.")
+        return redirect(url_for("review.overview"))
+    return redirect(url_for("review.case_page", case_id=claim.case_id))
+
+
+@review_bp.route("/preferences", methods=["POST"])
+@requires("workspace", "use")
+def preferences():
+    db = get_session()
+    prefs = db.get(ReviewPreference, me().id) or ReviewPreference(user_id=me().id)
+    prefs.blur = request.form.get("blur") == "on"
+    prefs.greyscale = request.form.get("greyscale") == "on"
+    db.add(prefs)
+    db.commit()
+    flash("Preferences saved.")
+    return redirect(url_for("review.overview"))

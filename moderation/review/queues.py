@@ -1,0 +1,123 @@
+"""Queue listings: metadata only, filtered in SQL to the queues a reviewer holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, func, or_
+from sqlmodel import Session, col, select
+
+from access_control.permissions import QUEUES
+from core.timeutil import as_utc
+from moderation.intake.models import Case, CaseState
+from moderation.review.models import CaseClaim
+
+PAGE_SIZE = 50
+
+
+def readable_queues(user, authorize) -> list[str]:
+    """The queues whose listing the policy lets this user read."""
+    return [queue for queue in QUEUES if authorize(user, "queue", "read", queue=queue)]
+
+
+def may_use_workspace(user, authorize) -> bool:
+    """Whether the workspace has anything for this user: a queue, or break-glass approvals."""
+    return bool(readable_queues(user, authorize)) or authorize(user, "break_glass", "approve")
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What a reviewer narrowed the queue to (all optional)."""
+
+    category: str = ""
+    source_type: str = ""
+    min_reports: int = 0
+    language: str = ""  # a primary subtag ("de"), as Case.language holds it
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Keyset position: the last row's priority, first-report time and id."""
+
+    priority: int
+    first_reported_at: datetime
+    case_id: int
+
+    def encode(self) -> str:
+        """The cursor as a URL parameter."""
+        stamp = as_utc(self.first_reported_at).timestamp()  # SQLite gives naive UTC
+        return f"{self.priority}_{stamp:.6f}_{self.case_id}"
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor | None:
+        """Parse a cursor; None for anything malformed."""
+        try:
+            priority, stamp, case_id = text.split("_")
+            when = datetime.fromtimestamp(float(stamp), UTC)
+            return cls(int(priority), when, int(case_id))
+        except (ValueError, OverflowError):
+            return None
+
+
+def _open_in(queue: str):
+    return and_(col(Case.state) == CaseState.OPEN, col(Case.queue) == queue)
+
+
+def list_queue(
+    session: Session, *, queue: str, flt: QueueFilter, after: Cursor | None, now: datetime
+) -> list[tuple[Case, CaseClaim | None]]:
+    """One page of open cases, highest priority first, then oldest."""
+    query = (
+        select(Case, CaseClaim)
+        .outerjoin(CaseClaim, col(CaseClaim.case_id) == col(Case.id))
+        .where(_open_in(queue))
+    )
+    if flt.category:
+        query = query.where(col(Case.category) == flt.category)
+    if flt.source_type:
+        query = query.where(col(Case.source_types).contains(flt.source_type))
+    if flt.language:
+        query = query.where(col(Case.language) == flt.language)
+    if flt.min_reports:
+        query = query.where(col(Case.report_count) >= flt.min_reports)
+    if after is not None:
+        query = query.where(
+            or_(
+                col(Case.priority) < after.priority,
+                and_(
+                    col(Case.priority) == after.priority,
+                    col(Case.first_reported_at) > after.first_reported_at,
+                ),
+                and_(
+                    col(Case.priority) == after.priority,
+                    col(Case.first_reported_at) == after.first_reported_at,
+                    col(Case.id) > after.case_id,
+                ),
+            )
+        )
+    query = query.order_by(
+        col(Case.priority).desc(), col(Case.first_reported_at), col(Case.id)
+    ).limit(PAGE_SIZE)
+    return [(row[0], row[1]) for row in session.exec(query).all()]
+
+
+COUNT_CAP = 10_000  # header counts stop here ("10,000+"): the page stays fast at any size
+
+
+def _capped_count(session: Session, queue: str, *conditions) -> int:
+    inner = select(Case.id).where(_open_in(queue), *conditions).limit(COUNT_CAP + 1).subquery()
+    return session.exec(select(func.count()).select_from(inner)).one()
+
+
+def queue_stats(session: Session, *, queue: str, now: datetime) -> dict[str, int]:
+    """Header counts (each capped at COUNT_CAP + 1): total, age buckets, overdue."""
+    hour, day = now - timedelta(hours=1), now - timedelta(hours=24)
+    first = col(Case.first_reported_at)
+    return {
+        "total": _capped_count(session, queue),
+        "under_hour": _capped_count(session, queue, first >= hour),
+        "under_day": _capped_count(session, queue, first < hour, first >= day),
+        "older": _capped_count(session, queue, first < day),
+        "overdue": _capped_count(session, queue, col(Case.sla_due_at) < now),
+    }

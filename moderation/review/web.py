@@ -1,0 +1,150 @@
+"""The review blueprint and what its pages share: the case in hand, the guard's resolvers,
+denial logging, and the wrapper for verbs that need a live claim."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from flask import Blueprint, abort, g, jsonify, render_template, request
+from flask_login import current_user
+
+from access_control.guard import authorize, guarded_resource
+from access_control.models import User
+from access_control.permissions import Resource
+from audit.gate import record_denial
+from audit.reasons import REASON_LABELS, AccessAction, ReasonCode
+from core import throttle
+from core.config import setting
+from core.db import get_session
+from core.timeutil import utcnow
+from moderation.intake.models import Case
+from moderation.review import access, claims
+from moderation.review.decisions import ReviewInputError
+from moderation.review.queues import may_use_workspace
+
+review_bp = Blueprint("review", __name__, url_prefix="/review")
+
+
+def me() -> User:
+    """The signed-in reviewer."""
+    return current_user._get_current_object()
+
+
+def lease() -> timedelta:
+    """How long a claim lasts without renewal."""
+    return timedelta(minutes=setting("CLAIM_LEASE_MINUTES"))
+
+
+def case_or_404(case_id: int) -> Case:
+    """The case in hand (read once per request), or 404."""
+    cached = g.setdefault("vigil_cases", {})
+    if case_id not in cached:
+        cached[case_id] = get_session().get(Case, case_id) or abort(404)
+    return cached[case_id]
+
+
+def case_queue(case_id: int, **_ignored) -> str:
+    """Guard resolver: the queue of the case in the URL."""
+    return case_or_404(case_id).queue
+
+
+def case_content(case_id: int, **_ignored) -> Resource:
+    """Guard resolver: the case's content with its facts, read fresh for this request."""
+    return access.content_resource(get_session(), case=case_or_404(case_id), now=utcnow())
+
+
+def throttle_denials() -> None:
+    """Denials are logged under the append lock; a flood of them gets 429 instead."""
+    limit = setting("DENIAL_LIMIT_PER_ACTOR")
+    throttle.take([(limit, throttle.key_for("deny", me().subject))])
+
+
+def requested_reason(case_id: int) -> tuple[ReasonCode, str]:
+    """The reason and note the reviewer chose for this case (ASSIGNED_REVIEW by default)."""
+    # One slot, for the case in hand: a slot per case would grow the cookie past the
+    # browser's 4 KB limit after a few cases with notes, and silently sign the reviewer out.
+    from flask import session
+
+    asked = session.get("access") or {}
+    if asked.get("case") != case_id:
+        return ReasonCode.ASSIGNED_REVIEW, ""
+    try:
+        return ReasonCode(asked.get("reason", ReasonCode.ASSIGNED_REVIEW)), asked.get("note", "")
+    except ValueError:
+        return ReasonCode.ASSIGNED_REVIEW, ""
+
+
+def refusal(case: Case, action: AccessAction, refused: access.AccessRefused, reason):
+    """Log the DENIED entry (committed), then answer: the denied page, or JSON for reveals."""
+    throttle_denials()
+    record_denial(
+        get_session(),
+        actor=me(),
+        action=action,
+        reason_code=reason,
+        case_id=case.id,
+        conversation_id=case.conversation_id,
+        evidence_version=case.evidence_version,
+    )
+    if action == AccessAction.REVEAL:
+        return jsonify({"error": refused.why}), 403
+    return render_template(
+        "moderation/review/denied.html",
+        case=case,
+        why=refused.why,
+        offer=refused.offer_break_glass,
+        reasons=REASON_LABELS,
+    ), 403
+
+
+def refuse_content(action: AccessAction) -> Callable:
+    """on_deny for content routes: the policy refused; the refusal is logged like any other."""
+
+    def refused(case_id: int, **_ignored):
+        case = case_or_404(case_id)
+        if not may_use_workspace(me(), authorize):
+            # Outside the workspace (an auditor, an end user): logged, then a plain 403.
+            refusal(case, action, access.AccessRefused(""), None)
+            abort(403)
+        why = access.AccessRefused(
+            "You can see a case's content only while you hold its claim.", offer_break_glass=True
+        )
+        return refusal(case, action, why, requested_reason(case_id)[0])
+
+    return refused
+
+
+def content_in_hand() -> Resource:
+    """The content Resource the guard decided on (content routes only)."""
+    resource = guarded_resource()
+    if resource is None:
+        raise RuntimeError("content views must be guarded with resource=case_content")
+    return resource
+
+
+def claimed_action(case_id: int, verb: Callable, **kwargs):
+    """Run a claimer's verb on the case; stale claims are 409 and bad input 422, unchanged."""
+    db, case = get_session(), case_or_404(case_id)
+    try:
+        result = verb(
+            db,
+            case=case,
+            reviewer=me(),
+            token=request.form.get("token", ""),
+            now=utcnow(),
+            **kwargs,
+        )
+    except claims.ClaimConflict as exc:
+        db.rollback()  # nothing half-stored
+        status = 422 if isinstance(exc, ReviewInputError) else 409  # bad input vs stale claim
+        if request.accept_mimetypes.best == "application/json":
+            return jsonify({"error": str(exc)}), status
+        return render_template("errors/error.html", status=status, title=str(exc)), status
+    db.commit()
+    return result
+
+
+def workspace_defaults() -> dict[str, bool]:
+    """The organisation's blur and greyscale defaults."""
+    return {"blur": setting("BLUR_DEFAULT"), "greyscale": setting("GREYSCALE_DEFAULT")}
