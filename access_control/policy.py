@@ -98,6 +98,29 @@ def _bump_version(session: Session) -> int:
     return state.version
 
 
+def _journal_and_bump(
+    session: Session, *, actor: User | None, rule: Rule, reason: str, added: bool
+) -> None:
+    """The event and the version bump every policy write carries (one transaction)."""
+    if rule.ptype == "g":
+        event = EventType.ROLE_GRANTED if added else EventType.ROLE_REVOKED
+    else:
+        event = EventType.POLICY_RULE_ADDED if added else EventType.POLICY_RULE_REMOVED
+    change = {"after" if added else "before": rule.describe()}
+    record_event(
+        session,
+        event_type=event,
+        actor=actor,
+        target_type="policy_rule",
+        target_id=rule.values[0],
+        target_label=rule.describe(),
+        reason=reason,
+        **change,
+    )
+    _bump_version(session)
+    session.flush()
+
+
 def add_rule(session: Session, *, actor: User | None, rule: Rule, reason: str) -> PolicyRule:
     """Validate and write one row, record the event and bump the version (caller commits)."""
     validate(rule)
@@ -105,18 +128,7 @@ def add_rule(session: Session, *, actor: User | None, rule: Rule, reason: str) -
         raise PolicyError(f"rule already present: {rule.describe()}")
     row = PolicyRule(ptype=rule.ptype, **dict(zip(COLUMNS, _padded(rule), strict=True)))
     session.add(row)
-    record_event(
-        session,
-        event_type=EventType.ROLE_GRANTED if rule.ptype == "g" else EventType.POLICY_RULE_ADDED,
-        actor=actor,
-        target_type="policy_rule",
-        target_id=rule.values[0],
-        target_label=rule.describe(),
-        reason=reason,
-        after=rule.describe(),
-    )
-    _bump_version(session)
-    session.flush()
+    _journal_and_bump(session, actor=actor, rule=rule, reason=reason, added=True)
     return row
 
 
@@ -126,18 +138,7 @@ def remove_rule(session: Session, *, actor: User | None, rule: Rule, reason: str
     if row is None:
         raise PolicyError(f"no such rule: {rule.describe()}")
     session.delete(row)
-    record_event(
-        session,
-        event_type=EventType.ROLE_REVOKED if rule.ptype == "g" else EventType.POLICY_RULE_REMOVED,
-        actor=actor,
-        target_type="policy_rule",
-        target_id=rule.values[0],
-        target_label=rule.describe(),
-        reason=reason,
-        before=rule.describe(),
-    )
-    _bump_version(session)
-    session.flush()
+    _journal_and_bump(session, actor=actor, rule=rule, reason=reason, added=False)
 
 
 def _baseline_rules() -> list[Rule]:

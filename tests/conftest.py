@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import time
 import uuid
 
-import pyotp
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from app import create_app, load_models
 from core.db import make_engine, session_scope
+from tests.factories import Factory
 
 load_models()  # every table in SQLModel.metadata (schema comparisons)
 
@@ -140,88 +138,6 @@ def db(app):
 
     with Session(read_only(app.extensions["vigil.engine"]), expire_on_commit=False) as session:
         yield session
-
-
-CSRF_RE = re.compile(
-    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
-)
-
-
-def csrf_token(client, url: str = "/login") -> str:
-    """Read a CSRF token from a page the way a browser would."""
-    html = client.get(url).get_data(as_text=True)
-    match = CSRF_RE.search(html)
-    assert match, f"no CSRF token on {url}"
-    return match.group(1) or match.group(2)
-
-
-def post_form(client, url: str, data: dict, *, token_from: str = "/login", **kwargs):
-    """POST a form with a CSRF token, as a browser would."""
-    return client.post(url, data={"csrf_token": csrf_token(client, token_from), **data}, **kwargs)
-
-
-class Factory:
-    """Small make_* helpers bound to one app."""
-
-    password = "correct horse battery staple"
-
-    def __init__(self, app) -> None:
-        self.app = app
-        self.engine = app.extensions["vigil.engine"]
-
-    def make_user(self, email: str | None = None, roles: tuple[str, ...] = (), totp: bool = True):
-        from access_control import accounts
-        from core.timeutil import utcnow
-
-        email = email or f"{uuid.uuid4().hex[:8]}@example.test"
-        with session_scope(self.engine) as session:
-            user = accounts.create_account(
-                session,
-                actor=None,
-                email=email,
-                display_name=email.split("@")[0],
-                password=self.password,
-            )
-            for role in roles:
-                accounts.grant_role(
-                    session, actor=None, user=user, role=role, reason="test", authorize=None
-                )
-            if totp and roles:
-                user.totp_secret, user.mfa_enrolled_at = pyotp.random_base32(), utcnow()
-                session.add(user)
-        return user
-
-    def fresh_code(self, user) -> str:
-        """A TOTP code for a step the account has not used yet (one-time use)."""
-        from access_control.models import User
-
-        with session_scope(self.engine) as session:
-            last = session.get(User, user.id).totp_last_step
-        # The current step, not the previous one: the server accepts one step either side,
-        # so a code minted just before a step boundary stays valid for a full step after it.
-        current = int(time.time() // 30)
-        step = max(current, last + 1)
-        if step > current + 1:  # a third sign-in within one step: wait for the window
-            time.sleep((step - 1) * 30 - time.time() + 0.05)
-        return pyotp.TOTP(user.totp_secret).at(step * 30)
-
-    def login(self, client, user, password: str | None = None):
-        """Sign in through the real forms: password, then TOTP for staff."""
-        response = post_form(
-            client, "/login", {"email": user.email, "password": password or self.password}
-        )
-        if response.status_code == 302 and response.headers["Location"].endswith("/login/mfa"):
-            response = post_form(
-                client, "/login/mfa", {"code": self.fresh_code(user)}, token_from="/login/mfa"
-            )
-        assert response.status_code == 302, response.get_data(as_text=True)[:500]
-        return response
-
-    def login_as(self, client, *roles: str):
-        """Create an account holding `roles` and sign it in."""
-        user = self.make_user(roles=roles)
-        self.login(client, user)
-        return user
 
 
 @pytest.fixture

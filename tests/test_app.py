@@ -227,7 +227,7 @@ def test_readme_documents_every_setting():
 
 
 def test_a_nul_character_in_any_form_or_query_is_a_clear_400(app, client, factory):
-    from tests.conftest import csrf_token
+    from tests.helpers import csrf_token
 
     token = csrf_token(client, "/login")
     response = client.post(

@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from access_control.journal import AdminEvent
 from access_control.models import PolicyRule, User
-from tests.conftest import post_form
+from tests.helpers import post_form
 
 
 def _grant(client, user_id: int, role: str, action: str = "grant", reason: str = "needs it"):

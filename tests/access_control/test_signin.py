@@ -11,7 +11,7 @@ from sqlmodel import select
 from access_control.journal import AdminEvent
 from access_control.models import RecoveryCode, User
 from core.db import session_scope
-from tests.conftest import csrf_token, post_form
+from tests.helpers import csrf_token, post_form
 
 
 def _cookie(client) -> str:

@@ -11,7 +11,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from app import create_app
-from tests.conftest import IN_CI, Factory, test_settings
+from tests.conftest import IN_CI, test_settings
+from tests.factories import Factory
 
 CHROMIUM = os.environ.get("VIGIL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

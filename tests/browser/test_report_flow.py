@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from moderation.intake.models import Report
 from tests.browser.conftest import sign_in
-from tests.intake_support import make_conversation
+from tests.factories import make_conversation
 
 
 def test_user_reports_two_messages_and_sees_reference_and_status(page, live_server, live_factory):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from tests.browser.conftest import sign_in
-from tests.review_support import log_count, make_case
+from tests.factories import make_case
+from tests.helpers import log_count
 
 
 def _blur(page, index: int) -> str:

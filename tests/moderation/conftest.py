@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.intake_support import Api, make_token
+from tests.factories import make_token
+from tests.helpers import Api
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from moderation.intake.evidence import open_evidence
 from moderation.intake.models import CaseKey, EvidenceVersion
 from moderation.intake.sealing import key_id_for
 from tests.conftest import test_settings
-from tests.intake_support import Api, report_body
+from tests.helpers import Api, report_body
 
 
 def _new_key() -> str:
@@ -58,13 +58,12 @@ def test_rotate_evidence_rewraps_every_key_and_old_evidence_still_opens(database
     settings = test_settings(database_url, tmp_path)
     first = create_app(settings | {"EVIDENCE_KEY": old_key})
     try:
-        from tests.intake_support import make_token
+        from tests.factories import make_token
 
         api = Api(first.test_client(), make_token(first))
         for i in range(3):
             assert api.post(report_body(reporter_id=f"r{i}")).status_code == 201
-        from tests.conftest import Factory
-        from tests.intake_support import make_conversation
+        from tests.factories import Factory, make_conversation
 
         owner = Factory(first).make_user()
         stored = make_conversation(first, owner, texts=("kept across rotation",))

@@ -13,7 +13,7 @@ from privacy.conversations import (
     upsert_external,
 )
 from privacy.models import Conversation, TrainingExclusion
-from tests.intake_support import make_conversation
+from tests.factories import make_conversation
 
 
 def test_conversations_need_sign_in(app, client, factory):
@@ -119,7 +119,7 @@ HOSTILE = (
 
 
 def test_hostile_text_is_escaped_on_every_user_page(app, client, factory):
-    from tests.intake_support import make_conversation
+    from tests.factories import make_conversation
 
     owner = factory.make_user()
     conversation = make_conversation(app, owner, texts=HOSTILE, title="<b>t\u202eitle</b>")

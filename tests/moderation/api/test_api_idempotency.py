@@ -15,7 +15,8 @@ from core.db import session_scope
 from core.timeutil import utcnow
 from moderation.api.models import IdempotencyRecord
 from moderation.intake.models import Report
-from tests.intake_support import Api, make_token, report_body
+from tests.factories import make_token
+from tests.helpers import Api, report_body
 
 
 def test_same_key_and_body_replays_the_first_response(api, db):

@@ -8,8 +8,8 @@ from sqlmodel import Session, select
 import privacy.conversations
 from moderation.intake.models import Case, CaseKey, EvidenceVersion, Report
 from privacy.models import Conversation, TrainingExclusion
-from tests.conftest import post_form
-from tests.intake_support import make_conversation, report_body
+from tests.factories import make_conversation
+from tests.helpers import post_form, report_body
 
 TABLES = (Report, Case, EvidenceVersion, CaseKey, TrainingExclusion)
 

@@ -13,8 +13,9 @@ from sqlmodel import Session
 from bench.http_load import gunicorn
 from core.db import read_only
 from moderation.review.models import CaseClaim
-from tests.conftest import CSRF_RE, test_settings
-from tests.review_support import make_case
+from tests.conftest import test_settings
+from tests.factories import make_case
+from tests.helpers import CSRF_RE
 
 REVIEWERS = 16
 

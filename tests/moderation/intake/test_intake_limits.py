@@ -7,8 +7,9 @@ from sqlmodel import select
 
 from app import create_app
 from moderation.intake.models import Report
-from tests.conftest import post_form, test_settings
-from tests.intake_support import Api, make_conversation, make_token, report_body
+from tests.conftest import test_settings
+from tests.factories import make_conversation, make_token
+from tests.helpers import Api, post_form, report_body
 
 TIGHT = {
     "REPORT_LIMIT_PER_REPORTER": "2 per hour",
@@ -78,7 +79,7 @@ def test_a_rate_limited_request_stores_nothing_and_frees_its_idempotency_key(tig
 
 
 def test_web_reports_are_limited_per_account(tight_app):
-    from tests.conftest import Factory
+    from tests.factories import Factory
 
     factory, client = Factory(tight_app), tight_app.test_client()
     user = factory.make_user()
@@ -92,7 +93,7 @@ def test_web_reports_are_limited_per_account(tight_app):
 
 
 def test_public_notices_are_limited_per_address(tight_app):
-    from tests.conftest import Factory
+    from tests.factories import Factory
 
     owner = Factory(tight_app).make_user()
     conversation = make_conversation(tight_app, owner)

@@ -7,9 +7,8 @@ from sqlmodel import select
 
 from moderation.intake.models import Case
 from privacy.models import Conversation
-from tests.conftest import post_form
-from tests.intake_support import Api, make_token, report_body
-from tests.review_support import claim_next, make_case
+from tests.factories import make_case, make_token
+from tests.helpers import Api, claim_next, post_form, report_body
 
 
 def _queue_refs(html: str) -> list[str]:

@@ -16,8 +16,9 @@ from moderation.intake.evidence import case_data_key, open_evidence, open_statem
 from moderation.intake.models import Case, CaseState, Channel, EvidenceVersion, Report
 from moderation.intake.reports import Reporter, submit_report
 from privacy.models import Conversation
-from tests.conftest import post_form, test_settings
-from tests.intake_support import make_conversation, report_body
+from tests.conftest import test_settings
+from tests.factories import make_conversation
+from tests.helpers import post_form, report_body
 
 T0 = utcnow().replace(microsecond=0)
 
@@ -189,7 +190,7 @@ def test_sla_is_the_earliest_deadline_of_any_report(app, factory, db):
 def test_sla_minutes_are_configurable(database_url, tmp_path):
     app = create_app(test_settings(database_url, tmp_path) | {"SLA_MINUTES": "scam_fraud=90"})
     try:
-        from tests.conftest import Factory
+        from tests.factories import Factory
 
         conversation = make_conversation(app, Factory(app).make_user())
         _report(app, conversation.id, category="scam_fraud")
@@ -266,7 +267,7 @@ def test_a_report_statement_is_sealed_and_opens_for_its_case_only(app, api, db):
 def test_concurrent_first_reports_of_one_conversation_meet_in_one_case(app, token, db):
     import threading
 
-    from tests.intake_support import Api
+    from tests.helpers import Api
 
     body = report_body()
     statuses: list[int] = []

@@ -15,8 +15,9 @@ from app import create_app
 from moderation.intake.models import EvidenceVersion, Report
 from privacy.conversations import messages_of
 from privacy.models import Conversation, Message
-from tests.conftest import post_form, test_settings
-from tests.intake_support import Api, make_token, report_body
+from tests.conftest import test_settings
+from tests.factories import make_token
+from tests.helpers import Api, post_form, report_body
 
 BOTH = ("reports:write", "conversations:write")
 

@@ -31,8 +31,8 @@ from sqlalchemy import MetaData, select, text
 from sqlalchemy.engine import make_url
 
 from core.db import is_postgres
-from tests.conftest import post_form
-from tests.intake_support import make_conversation, report_body
+from tests.factories import make_conversation
+from tests.helpers import post_form, report_body
 
 
 def _markers() -> dict[str, str]:

@@ -9,8 +9,8 @@ from sqlmodel import select
 
 from moderation.intake.models import Case, Report
 from privacy.models import TrainingExclusion
-from tests.conftest import post_form
-from tests.intake_support import make_conversation
+from tests.factories import make_conversation
+from tests.helpers import post_form
 
 REF = re.compile(r"VR-[0-9A-HJKMNP-TV-Z]{10}")
 

@@ -12,7 +12,8 @@ from access_control.tokens import hash_token
 from core.db import session_scope
 from moderation.intake.models import Case, EvidenceVersion, Report
 from privacy.models import Conversation, Message, TrainingExclusion
-from tests.intake_support import Api, make_token, report_body
+from tests.factories import make_token
+from tests.helpers import Api, report_body
 
 REF = re.compile(r"^VR-[0-9A-HJKMNP-TV-Z]{10}$")
 

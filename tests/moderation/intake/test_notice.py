@@ -10,8 +10,8 @@ from sqlmodel import select
 from moderation.intake.evidence import case_data_key, open_statement
 from moderation.intake.models import Case, Report
 from privacy.models import TrainingExclusion
-from tests.conftest import csrf_token, post_form
-from tests.intake_support import make_conversation
+from tests.factories import make_conversation
+from tests.helpers import csrf_token, post_form
 
 FULL = {
     "category": "illegal_hate_speech",
@@ -135,7 +135,7 @@ def test_a_conversation_known_only_from_an_api_report_takes_no_notice(app, clien
     # Vigil keeps no text of it (only sealed evidence), so there is nothing a notifier could
     # point at, and a notice must never freeze an empty snapshot over the real evidence.
     from privacy.models import Conversation
-    from tests.review_support import make_case
+    from tests.factories import make_case
 
     case_id = make_case(app)
     case = db.get(Case, case_id)

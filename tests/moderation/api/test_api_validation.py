@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from moderation.intake.models import Report
 from privacy.models import Conversation
-from tests.intake_support import report_body
+from tests.helpers import report_body
 
 
 def _pointers(response) -> list[str]:

@@ -1,0 +1,135 @@
+"""Break-glass and the viewer cap: a second person approves, grants expire."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session, select
+
+from core.db import session_scope
+from core.timeutil import utcnow
+from tests.factories import make_case
+from tests.helpers import claim_next, log_count, post_form
+
+
+def _grant_id(app) -> int:
+    from moderation.review.models import BreakGlassGrant
+
+    with Session(app.extensions["vigil.engine"]) as session:
+        return session.exec(select(BreakGlassGrant.id)).one()
+
+
+def test_viewer_cap_requires_break_glass(app, client, factory):
+    app.config["VIGIL"]["VIEWER_CAP"] = 2
+    case_id = make_case(app)
+    for _ in range(2):  # two reviewers see it in turn, each releasing it after
+        other = app.test_client()
+        factory.login_as(other, "reviewer:general")
+        got, token = claim_next(other)
+        assert got == case_id
+        post_form(
+            other, f"/review/cases/{case_id}/release", {"token": token}, token_from="/account"
+        )
+    third = factory.login_as(client, "reviewer:general")
+    post_form(client, "/review/next", {}, token_from="/account")  # claims it, cap still holds
+    refused = client.get(f"/review/cases/{case_id}")
+    assert refused.status_code == 403
+    assert b"break-glass" in refused.data
+    post_form(
+        client,
+        f"/review/cases/{case_id}/break-glass",
+        {"reason": "third opinion"},
+        token_from="/account",
+    )
+    admin = app.test_client()
+    factory.login_as(admin, "admin")
+    post_form(admin, f"/review/break-glass/{_grant_id(app)}/approve", {}, token_from="/account")
+    assert client.get(f"/review/cases/{case_id}").status_code == 200
+    assert (
+        log_count(
+            app,
+            case_id=str(case_id),
+            actor_id=third.id,
+            decision="allowed",
+            reason_code="BREAK_GLASS",
+        )
+        == 1
+    )
+
+
+def test_break_glass_needs_a_second_person_and_expires(app, client, factory):
+    from moderation.review.models import BreakGlassGrant
+
+    case_id = make_case(app)
+    holder = app.test_client()
+    factory.login_as(holder, "reviewer:general")
+    claim_next(holder)
+    outsider = factory.login_as(client, "reviewer:general")
+    assert client.get(f"/review/cases/{case_id}").status_code == 403
+    post_form(
+        client,
+        f"/review/cases/{case_id}/break-glass",
+        {"reason": "user at risk"},
+        token_from="/account",
+    )
+    grant_id = _grant_id(app)
+    self_approve = post_form(
+        client, f"/review/break-glass/{grant_id}/approve", {}, token_from="/account"
+    )
+    assert self_approve.status_code == 403
+    assert client.get(f"/review/cases/{case_id}").status_code == 403
+    approver = app.test_client()
+    factory.login_as(approver, "specialist:child_safety")
+    assert (
+        post_form(
+            approver, f"/review/break-glass/{grant_id}/approve", {}, token_from="/account"
+        ).status_code
+        == 302
+    )
+    assert client.get(f"/review/cases/{case_id}").status_code == 200
+    assert (
+        log_count(
+            app,
+            case_id=str(case_id),
+            actor_id=outsider.id,
+            decision="allowed",
+            reason_code="BREAK_GLASS",
+        )
+        == 1
+    )
+    auditor = app.test_client()
+    factory.login_as(auditor, "auditor")
+    flagged = auditor.get(f"/audit/cases/{case_id}").get_data(as_text=True)
+    assert "\u26a0 BREAK_GLASS" in flagged and 'class="decision-allowed break-glass"' in flagged
+    with session_scope(app.extensions["vigil.engine"]) as session:
+        row = session.get(BreakGlassGrant, grant_id)
+        row.expires_at = utcnow() - timedelta(seconds=1)
+        session.add(row)
+    assert client.get(f"/review/cases/{case_id}").status_code == 403
+
+
+def test_an_approver_cannot_approve_their_own_break_glass_request(app, client, factory):
+    # The requester holds the approve permission (a specialist), so only the self-approval
+    # rule can refuse here.
+    case_id = make_case(app, category="child_sexual_abuse")
+    holder = app.test_client()
+    factory.login_as(holder, "specialist:child_safety")
+    claim_next(holder)
+    factory.login_as(client, "specialist:child_safety")
+    post_form(
+        client,
+        f"/review/cases/{case_id}/break-glass",
+        {"reason": "second look"},
+        token_from="/account",
+    )
+    grant_id = _grant_id(app)
+    own = post_form(client, f"/review/break-glass/{grant_id}/approve", {}, token_from="/account")
+    assert own.status_code == 403
+    assert client.get(f"/review/cases/{case_id}").status_code == 403
+    colleague = app.test_client()
+    factory.login_as(colleague, "specialist:child_safety")
+    approved = post_form(
+        colleague, f"/review/break-glass/{grant_id}/approve", {}, token_from="/account"
+    )
+    assert approved.status_code == 302
+    assert client.get(f"/review/cases/{case_id}").status_code == 200
