@@ -6,7 +6,7 @@ import secrets
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlmodel import select
 
 from access_control.models import ServiceToken
@@ -129,6 +129,7 @@ def tokens_list() -> None:
 
 @click.command("demo-totp")
 @click.argument("email")
+@with_appcontext
 def demo_totp(email: str) -> None:
     """Print the current TOTP code of a demo account (development only)."""
     from access_control.demo import current_code

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import request
 from sqlmodel import Session
 
 from access_control import accounts, mfa, passwords
@@ -10,16 +10,16 @@ from access_control.accounts import find_by_email, is_staff, normalize_email, ro
 from access_control.journal import EventType, record_event
 from access_control.models import AccountStatus, User
 from core import throttle
+from core.config import setting
 
 BAD_LOGIN = "Email or password is incorrect."
 
 
 def _limits(email: str) -> list[tuple[str, str]]:
-    settings = current_app.config["VIGIL"]
     return [
-        (settings["LOGIN_LIMIT_PER_ACCOUNT"], throttle.key_for("login-account", email)),
+        (setting("LOGIN_LIMIT_PER_ACCOUNT"), throttle.key_for("login-account", email)),
         (
-            settings["LOGIN_LIMIT_PER_ADDRESS"],
+            setting("LOGIN_LIMIT_PER_ADDRESS"),
             throttle.key_for("login-addr", request.remote_addr or ""),
         ),
     ]

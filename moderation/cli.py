@@ -66,6 +66,7 @@ def refresh_priorities_command(every: int) -> None:
 
 @click.command("seed-demo")
 @click.option("--if-empty", is_flag=True, help="Only seed a database without accounts.")
+@with_appcontext
 def seed_demo_command(if_empty: bool) -> None:
     """Create harmless demo accounts and data (idempotent) and print the logins."""
     from access_control.accounts import count_accounts

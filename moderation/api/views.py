@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import re
 
-from flask import Blueprint, Response, current_app, g, render_template, request, url_for
+from flask import Blueprint, Response, g, render_template, request, url_for
 
 from access_control.guard import public
 from access_control.tokens import token_required
 from core import throttle
+from core.config import setting
 from core.db import get_session
 from core.timeutil import as_utc, utcnow
 from core.web import problem
@@ -76,10 +77,6 @@ def _json_response(body: str, status: int, **headers: str) -> Response:
     return response
 
 
-def _limits(name: str) -> str:
-    return current_app.config["VIGIL"][name]
-
-
 def _decode_body():
     if request.mimetype != "application/json":
         return None, problem(415, "Send the body as application/json.")
@@ -95,7 +92,7 @@ def _limit_each_address() -> None:
     """Every /api/v1 call counts against its address, before its token is even looked at."""
     if request.path.startswith("/api/v1/"):
         key = throttle.key_for("api-addr", request.remote_addr or "unknown")
-        throttle.take([(_limits("REPORT_LIMIT_PER_ADDRESS"), key)])
+        throttle.take([(setting("REPORT_LIMIT_PER_ADDRESS"), key)])
 
 
 @api_bp.post("/v1/reports")
@@ -119,7 +116,7 @@ def create_report():
             if slot.replay is not None:
                 return _replay(slot.replay)
             reporter_key = throttle.key_for("api-reporter", f"{token.id}:{payload.reporter_id}")
-            throttle.take([(_limits("REPORT_LIMIT_PER_REPORTER"), reporter_key)])
+            throttle.take([(setting("REPORT_LIMIT_PER_REPORTER"), reporter_key)])
             report = _submit(db, payload, token.id)
             body = json.dumps(receipt(report))
             slot.complete(status_code=201, body=body, now=utcnow())

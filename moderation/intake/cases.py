@@ -33,6 +33,7 @@ from sqlalchemy import case as sa_case
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from access_control.permissions import Queue
 from core.timeutil import as_utc
 from moderation.intake import taxonomy
 from moderation.intake.models import Case, CaseState, Report
@@ -41,7 +42,6 @@ from privacy.conversations import primary_language
 # Crockford's base32: no I, L, O or U, so a reference read over the phone survives.
 REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 REF_LENGTH = 10  # 50 random bits
-CHILD_SAFETY = "child_safety"
 TRUSTED_FLAGGER = "trusted_flagger"
 
 
@@ -136,8 +136,8 @@ def add_report_to_case(
     case.trusted_flagger = case.trusted_flagger or report.source_type == TRUSTED_FLAGGER
     if chosen.severity > case.severity:
         case.category, case.severity = chosen.key, chosen.severity
-    if chosen.queue == CHILD_SAFETY:
-        case.queue = CHILD_SAFETY
+    if chosen.queue == Queue.CHILD_SAFETY:
+        case.queue = Queue.CHILD_SAFETY
     due = now + timedelta(minutes=sla_minutes(chosen.key, sla))
     case.sla_due_at = min(as_utc(case.sla_due_at), due)
     case.distinct_reporters = (

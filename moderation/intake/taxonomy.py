@@ -17,11 +17,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from access_control.permissions import Queue
+
 TAXONOMY_PATH = Path(__file__).with_name("taxonomy.json")
 
 # The application codes access rules and routing against these names, so the JSON may
 # use them but not invent new ones.
-QUEUES: tuple[str, ...] = ("child_safety", "general")
+QUEUES: tuple[Queue, ...] = (Queue.CHILD_SAFETY, Queue.GENERAL)  # where intake routes
 SOURCES: tuple[str, ...] = (
     "user_notice",
     "trusted_flagger",
@@ -126,7 +128,7 @@ def _parse_category(entry: Any, index: int) -> Category:
         raise TaxonomyError(f"{where}: contact_optional must be true or false")
     # The Art. 16(2)(c) exemption covers child sexual abuse offences only; anything
     # else asking for anonymous notices is a mistake in the file.
-    if contact_optional and queue != "child_safety":
+    if contact_optional and queue != Queue.CHILD_SAFETY:
         raise TaxonomyError(f"{where}: contact_optional is only allowed in the child_safety queue")
     return Category(
         key=key,

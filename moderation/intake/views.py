@@ -21,6 +21,7 @@ from access_control.guard import public, requires, signed_in
 from audit.access_log import access_summary
 from audit.reasons import REASON_LABELS
 from core import throttle
+from core.config import setting
 from core.db import get_session
 from core.timeutil import as_utc
 from moderation.intake import taxonomy
@@ -39,10 +40,6 @@ STATUS_LABELS = {
     ReportStatus.RECEIVED: "Received, waiting for review",
     ReportStatus.CLOSED: "Closed",
 }
-
-
-def _settings() -> dict:
-    return current_app.config["VIGIL"]
 
 
 def _message_choices(messages: list[Message]) -> list[tuple[str, str]]:
@@ -71,7 +68,7 @@ def report_conversation(conversation_id: int):
     form.message_ids.choices = _message_choices(messages)
     _preselect(form, messages)
     if form.validate_on_submit():
-        limit = _settings()["REPORT_LIMIT_PER_REPORTER"]
+        limit = setting("REPORT_LIMIT_PER_REPORTER")
         throttle.take([(limit, throttle.key_for("web-reporter", user.subject))])
         report = report_own_conversation(
             db,
@@ -138,7 +135,7 @@ def notice(public_ref: str):
     _preselect(form, messages)
     if request.method == "POST":
         address = request.remote_addr or "unknown"
-        limit = _settings()["NOTICE_LIMIT_PER_ADDRESS"]
+        limit = setting("NOTICE_LIMIT_PER_ADDRESS")
         throttle.take([(limit, throttle.key_for("notice-addr", address))])
     if form.validate_on_submit():
         user = current_user._get_current_object() if current_user.is_authenticated else None
