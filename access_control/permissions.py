@@ -6,6 +6,8 @@ import enum
 import re
 from dataclasses import dataclass, field
 
+from access_control.models import AccountStatus
+
 
 class Queue(enum.StrEnum):
     """Queues a role can be scoped to and a case can sit in. Later issues add members here."""
@@ -81,7 +83,7 @@ CONDITIONS = {
     "involved": lambda sub, obj: sub.id in obj.involved,
     "break_glass": lambda sub, obj: sub.id in obj.break_glass,
     "self": lambda sub, obj: obj.owner == sub.id,
-    "suspended": lambda sub, obj: sub.status != "active",
+    "suspended": lambda sub, obj: sub.status != AccountStatus.ACTIVE,
 }
 
 

@@ -21,7 +21,7 @@ from flask import Flask, current_app
 from audit.tlog.signed_note import parse_verifier_key, public_key_id, verifier_key_string
 from core.keys import signing_key
 
-DEV_KEY_FILE = "audit_signing_key.secret"  # where core.secrets keeps the development key
+DEV_KEY_FILE = "audit_signing_key.secret"  # where core.keys keeps the development key
 KnownKeys = dict[tuple[str, bytes], Ed25519PublicKey]
 
 

@@ -46,7 +46,7 @@ DEMO_CONVERSATIONS = [
             ),
             ("user", "Thanks, I will report it."),
         ],
-        [("web", "scam_fraud", "user_notice", ["m0"])],
+        [(Channel.WEB, "scam_fraud", "user_notice", ["m0"])],
     ),
     (
         "demo-conv-3",
@@ -60,8 +60,8 @@ DEMO_CONVERSATIONS = [
             ("assistant", "I'm sorry that is happening. You can mute, block and report them."),
         ],
         [
-            ("notice", "harassment", "user_notice", ["m0"]),
-            ("api", "harassment", "trusted_flagger", ["m0"]),
+            (Channel.NOTICE, "harassment", "user_notice", ["m0"]),
+            (Channel.API, "harassment", "trusted_flagger", ["m0"]),
         ],
     ),
     (
@@ -72,7 +72,7 @@ DEMO_CONVERSATIONS = [
             ("user", "[simulated grooming message]"),
             ("assistant", "I can't help with that. If a child is in danger, contact the police."),
         ],
-        [("api", "child_sexual_abuse", "automated_detection", ["m0"])],
+        [(Channel.API, "child_sexual_abuse", "automated_detection", ["m0"])],
     ),
     (
         "demo-conv-5",
@@ -82,14 +82,14 @@ DEMO_CONVERSATIONS = [
             ("user", "Ich habe diese SMS bekommen:\n[simulierte Betrugsnachricht]"),
             ("assistant", "Das sieht nach Betrug aus: Zeitdruck, ein Gewinn, ein Link."),
         ],
-        [("api", "scam_fraud", "user_notice", ["m0"])],
+        [(Channel.API, "scam_fraud", "user_notice", ["m0"])],
     ),
 ]
 
 
 def _file(session, settings, pepper, owner, conversation, report) -> None:
     channel, category, source, message_ids = report
-    if channel == "web":
+    if channel == Channel.WEB:
         report_own_conversation(
             session,
             settings=settings,
@@ -99,7 +99,7 @@ def _file(session, settings, pepper, owner, conversation, report) -> None:
             category=category,
             description="Demo report.",
         )
-    elif channel == "notice":
+    elif channel == Channel.NOTICE:
         file_notice(
             session,
             settings=settings,

@@ -7,7 +7,6 @@ import json
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -27,7 +26,7 @@ from core.timeutil import as_utc
 from moderation.intake import taxonomy
 from moderation.intake.forms import NoticeForm, ReportForm
 from moderation.intake.models import Report, ReportStatus
-from moderation.intake.notice import file_notice
+from moderation.intake.notice import file_notice, notifier_pepper
 from moderation.intake.reports import report_own_conversation, reports_of_user
 from moderation.intake.settings import current_intake
 from privacy.conversations import find_by_public_ref, messages_of
@@ -150,7 +149,7 @@ def notice(public_ref: str):
             email=form.email.data or "",
             good_faith=bool(form.good_faith.data),
             user=user,
-            pepper=current_app.config["SECRET_KEY"],
+            pepper=notifier_pepper(),
         )
         db.commit()
         session["notice_ref"] = report.ref

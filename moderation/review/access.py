@@ -59,6 +59,17 @@ def distinct_viewers(session: Session, *, case_id: int) -> set[int]:
     return {row for row in rows if row is not None}
 
 
+def reason_problem(reason: ReasonCode, note: str, *, holds_grant: bool) -> AccessRefused | None:
+    """What is wrong with the reason asked for, whatever the policy says (None: nothing)."""
+    if reason in NOTE_REQUIRED and not note.strip():
+        return AccessRefused("This reason needs a note saying why.")
+    if reason == ReasonCode.BREAK_GLASS and not holds_grant:
+        return AccessRefused(
+            "You hold no approved break-glass grant for this case.", offer_break_glass=True
+        )
+    return None
+
+
 def reason_for_look(
     session: Session,
     *,
@@ -75,13 +86,9 @@ def reason_for_look(
     that only a break-glass grant makes possible (not the claimer, or past the
     distinct-viewer cap) is always logged as BREAK_GLASS, whatever reason was asked.
     """
-    if reason in NOTE_REQUIRED and not note.strip():
-        raise AccessRefused("This reason needs a note saying why.")
     holds_grant = user.subject in content.break_glass
-    if reason == ReasonCode.BREAK_GLASS and not holds_grant:
-        raise AccessRefused(
-            "You hold no approved break-glass grant for this case.", offer_break_glass=True
-        )
+    if problem := reason_problem(reason, note, holds_grant=holds_grant):
+        raise problem
     if content.assignee != user.subject:
         return ReasonCode.BREAK_GLASS if holds_grant else reason
     viewers = distinct_viewers(session, case_id=case.id)

@@ -10,12 +10,12 @@ from core.db import get_session
 from core.timeutil import utcnow
 from moderation.review import access, break_glass
 from moderation.review.models import BreakGlassGrant
-from moderation.review.web import case_or_404, case_queue, me, review_bp
+from moderation.review.web import case_or_404, case_queue, in_workspace, me, review_bp
 
 
 def grant_queue(grant_id: int) -> str:
     """Guard resolver: the queue of the case a break-glass request is about."""
-    grant = get_session().get(BreakGlassGrant, grant_id) or abort(404)
+    grant = get_session().get(BreakGlassGrant, grant_id) or abort(404 if in_workspace() else 403)
     return case_or_404(grant.case_id).queue
 
 
@@ -35,8 +35,14 @@ def request_break_glass(case_id: int):
     return redirect(url_for("review.overview"))
 
 
+def may_not_approve(grant_id: int):
+    """on_deny for approvals: say why, as the approval service does."""
+    why = "You may not approve break-glass requests for this queue."
+    return render_template("errors/error.html", status=403, title=why), 403
+
+
 @review_bp.route("/break-glass/<int:grant_id>/approve", methods=["POST"])
-@requires("break_glass", "approve", queue=grant_queue)
+@requires("break_glass", "approve", queue=grant_queue, on_deny=may_not_approve)
 def approve_break_glass(grant_id: int):
     db = get_session()
     grant = db.get(BreakGlassGrant, grant_id) or abort(404)

@@ -15,18 +15,20 @@ from core.timeutil import utcnow
 from moderation.intake import taxonomy
 from moderation.review import break_glass, claims, queues
 from moderation.review.models import ReviewPreference
-from moderation.review.web import lease, me, review_bp, throttle_denials
+from moderation.review.web import in_workspace, lease, me, review_bp, throttle_denials
 
 LANGUAGE_RE = re.compile(r"[a-z]{2,3}")
 
 
 def queue_arg(queue: str) -> str:
     """Guard resolver: the queue in the URL; only real queues reach the log (else 404)."""
-    return queue if queue in QUEUES else abort(404)
+    return queue if queue in QUEUES else abort(404 if in_workspace() else 403)
 
 
 def refuse_queue(queue: str):
-    """on_deny for a queue listing: the DENIED entry commits before the 403."""
+    """on_deny for a queue listing: a workspace user's refusal is logged before the 403."""
+    if not in_workspace():
+        return None  # outside the workspace: a plain 403, as for any staff-only page
     throttle_denials()
     record_denial(
         get_session(),
@@ -91,8 +93,14 @@ def queue_page(queue: str):
     )
 
 
+def nothing_to_claim():
+    """on_deny for Next case: someone in the workspace who claims in no queue (an admin)."""
+    flash("No unclaimed cases are waiting in your queues.")
+    return redirect(url_for("review.overview"))
+
+
 @review_bp.route("/next", methods=["POST"])
-@requires("case", "claim", queue=ANY_QUEUE)
+@requires("case", "claim", queue=ANY_QUEUE, on_deny=nothing_to_claim)
 def next_case():
     db = get_session()
     wanted = request.form.get("queue", "")

@@ -21,7 +21,6 @@ from core.timeutil import utcnow
 from moderation.intake.models import Case
 from moderation.review import access, claims
 from moderation.review.decisions import ReviewInputError
-from moderation.review.queues import may_use_workspace
 
 review_bp = Blueprint("review", __name__, url_prefix="/review")
 
@@ -36,11 +35,17 @@ def lease() -> timedelta:
     return timedelta(minutes=setting("CLAIM_LEASE_MINUTES"))
 
 
+def in_workspace() -> bool:
+    """Whether the policy lets the signed-in account use the reviewer workspace."""
+    return authorize(me(), "workspace", "use")
+
+
 def case_or_404(case_id: int) -> Case:
-    """The case in hand (read once per request), or 404."""
+    """The case in hand (read once per request); 404, or 403 outside the workspace, so
+    nobody else learns which case ids exist."""
     cached = g.setdefault("vigil_cases", {})
     if case_id not in cached:
-        cached[case_id] = get_session().get(Case, case_id) or abort(404)
+        cached[case_id] = get_session().get(Case, case_id) or abort(404 if in_workspace() else 403)
     return cached[case_id]
 
 
@@ -103,14 +108,16 @@ def refuse_content(action: AccessAction) -> Callable:
 
     def refused(case_id: int, **_ignored):
         case = case_or_404(case_id)
-        if not may_use_workspace(me(), authorize):
+        if not in_workspace():
             # Outside the workspace (an auditor, an end user): logged, then a plain 403.
             refusal(case, action, access.AccessRefused(""), None)
             abort(403)
-        why = access.AccessRefused(
+        reason, note = requested_reason(case_id)
+        holds_grant = me().subject in (guarded_resource() or case_content(case_id)).break_glass
+        why = access.reason_problem(reason, note, holds_grant=holds_grant) or access.AccessRefused(
             "You can see a case's content only while you hold its claim.", offer_break_glass=True
         )
-        return refusal(case, action, why, requested_reason(case_id)[0])
+        return refusal(case, action, why, reason)
 
     return refused
 

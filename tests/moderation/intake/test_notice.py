@@ -148,3 +148,25 @@ def test_a_conversation_known_only_from_an_api_report_takes_no_notice(app, clien
     db.expire_all()
     assert db.get(Case, case_id).evidence_version == 1
     assert len(db.exec(select(Report)).all()) == 1
+
+
+def _email_key(pepper: str, email: str) -> str:
+    import hashlib
+    import hmac
+
+    return "notice:" + hmac.new(pepper.encode(), email.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def test_notifier_hashes_use_the_pepper_setting_and_default_to_the_secret_key(
+    app, client, factory, db
+):
+    url, _ = _notice_url(app, factory)
+    assert post_form(client, url, FULL, token_from=url).status_code == 302
+    first = db.exec(select(Report)).one()
+    # Unset: the SECRET_KEY, as before the setting existed, so old hashes still compare.
+    assert first.reporter_key == _email_key(app.config["SECRET_KEY"], FULL["email"])
+    app.config["VIGIL"]["NOTIFIER_PEPPER"] = "a-separate-pepper"
+    assert post_form(client, url, FULL, token_from=url).status_code == 302
+    db.rollback()
+    second = db.exec(select(Report).where(Report.id != first.id)).one()
+    assert second.reporter_key == _email_key("a-separate-pepper", FULL["email"])

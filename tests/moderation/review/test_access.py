@@ -323,3 +323,30 @@ def test_evidence_is_decrypted_only_after_its_entry_committed(app, client, facto
     )
     # open (claim), open (csrf fetch), reveal: each decrypted after its own committed entry
     assert seen == [("open", True), ("open", True), ("reveal", True)]
+
+
+@pytest.mark.parametrize("role", ["auditor", None])
+def test_outside_the_workspace_a_missing_case_looks_like_any_other(app, client, factory, role):
+    # 403 for a real case and for a made-up id alike: nobody outside learns which ids exist.
+    case_id = make_case(app)
+    factory.login_as(client, role) if role else factory.login(client, factory.make_user())
+    for url in (f"/review/cases/{case_id}", "/review/cases/999999"):
+        assert client.get(url).status_code == 403, url
+    token = csrf_token(client, "/account")
+    for path in ("renew", "release", "reassign", "break-glass"):
+        response = client.post(f"/review/cases/999999/{path}", data={"csrf_token": token})
+        assert response.status_code == 403, path
+
+
+def test_a_refused_reason_says_what_is_wrong_with_it(app, client, factory):
+    make_case(app)
+    factory.login_as(client, "reviewer:general")
+    case_id, _ = claim_next(client)
+    token = csrf_token(client, "/account")
+    client.post(
+        f"/review/cases/{case_id}/access",
+        data={"csrf_token": token, "reason": "LEGAL_REQUEST", "note": ""},
+    )
+    page = client.get(f"/review/cases/{case_id}")
+    assert page.status_code == 403
+    assert "This reason needs a note saying why." in page.get_data(as_text=True)
