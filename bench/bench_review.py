@@ -41,8 +41,8 @@ def _prepare(tmp: Path) -> tuple[int, str, str]:
     from core import migrate
     from core.db import session_scope
     from moderation.review import claims
-    from tests.conftest import Factory
-    from tests.intake_support import Api, make_token, report_body
+    from tests.factories import Factory, make_token
+    from tests.helpers import Api, report_body
 
     app = create_app()
     engine = app.extensions["vigil.engine"]
