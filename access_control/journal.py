@@ -25,6 +25,7 @@ class EventType(enum.StrEnum):
     ACCESS_LOG_EXPORTED = "access_log.exported"
     ACCESS_LOG_NOTE_ERASED = "access_log.note_erased"
     ACCOUNT_CREATED = "account.created"
+    ACCOUNT_DELETED = "account.deleted"
     ACCOUNT_DISABLED = "account.disabled"
     ACCOUNT_ENABLED = "account.enabled"
     ACCOUNT_PASSWORD_CHANGED = "account.password_changed"  # noqa: S105 (an event name)

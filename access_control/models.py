@@ -18,6 +18,7 @@ from core.timeutil import utcnow
 class AccountStatus(enum.StrEnum):
     ACTIVE = "active"
     DISABLED = "disabled"
+    DELETED = "deleted"  # erased at the owner's request: no name, no email, no sign-in
 
 
 class User(UserMixin, SQLModel, table=True):

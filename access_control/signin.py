@@ -75,14 +75,21 @@ def check_second_factor(session: Session, *, user: User, code: str, recovery_cod
     return False
 
 
-def change_password(session: Session, *, user: User, current: str, new: str) -> User:
-    """Change a password; wrong guesses at the current one spend the sign-in budget, so a
-    stolen session cannot try passwords freely."""
+def confirm_password(session: Session, *, user: User, password: str, purpose: str) -> bool:
+    """Check a signed-in account's password before a weighty step; wrong guesses spend the
+    sign-in budget and are journaled, so a stolen session cannot try passwords freely."""
     limits = _limits(user.email)[:1]
     throttle.enforce(limits)
-    if not passwords.verify_password(user.password_hash, current):
-        throttle.count(limits)
-        _record_failure(session, user, "password change")
+    if passwords.verify_password(user.password_hash, password):
+        return True
+    throttle.count(limits)
+    _record_failure(session, user, purpose)
+    return False
+
+
+def change_password(session: Session, *, user: User, current: str, new: str) -> User:
+    """Change a password once the current one is confirmed (see confirm_password)."""
+    confirm_password(session, user=user, password=current, purpose="password change")
     return accounts.change_password(session, user=user, current=current, new=new)
 
 

@@ -18,7 +18,7 @@ from core.timeutil import utcnow
 from core.web import problem
 
 # Every scope a token can carry, declared once.
-SCOPES = ("reports:write", "conversations:write")
+SCOPES = ("reports:write", "conversations:write", "privacy:write")
 TOKEN_PREFIX = "vgl_"  # noqa: S105 (a public prefix that makes leaked tokens greppable)
 
 

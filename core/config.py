@@ -46,6 +46,13 @@ DEFAULTS: dict[str, Any] = {
     # Empty: the SECRET_KEY (what older versions used, so existing hashes stay comparable);
     # set it to the current SECRET_KEY before rotating SECRET_KEY.
     "NOTIFIER_PEPPER": "",
+    # A rating and the rated input and output may be used to improve models even when the
+    # owner opted out (the published policy); off: the opt-out wins over feedback too.
+    "FEEDBACK_OVERRIDES_OPT_OUT": True,
+    # The training export's own database role (SELECT on the user-side tables only);
+    # empty: DATABASE_URL. See the README's "Training export".
+    "TRAINING_DATABASE_URL": "",
+    "SHARE_LIMIT_PER_ADDRESS": "120 per minute",  # shared-link page views per address
 }
 
 SECRET_SETTINGS = ("SECRET_KEY", "EVIDENCE_KEY", "AUDIT_SIGNING_KEY")

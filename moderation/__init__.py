@@ -12,11 +12,13 @@ def init_app(app: Flask) -> None:
     from core.views import add_home_link
     from moderation import cli
     from moderation.api.views import api_bp
+    from moderation.intake.rights import reported_conversations, reports_filed_by
     from moderation.intake.settings import intake_settings
     from moderation.intake.views import moderation_bp
     from moderation.review import break_glass_views, case_views, queue_views  # noqa: F401
     from moderation.review.queues import may_use_workspace
     from moderation.review.web import review_bp
+    from privacy.rights import add_data_section, add_hold_check
 
     try:
         # Read keys and SLA overrides once, so a bad setting stops start-up, not a report.
@@ -31,6 +33,9 @@ def init_app(app: Flask) -> None:
     app.extensions["csrf"].exempt(api_bp)
     app.register_blueprint(review_bp)
     cli.init_app(app)
+    # Data rights: a person's download lists their reports; erasure keeps report evidence.
+    add_data_section(app, "reports", reports_filed_by)
+    add_hold_check(app, reported_conversations)
     add_home_link(
         app,
         order=10,

@@ -89,7 +89,7 @@ def list_conversations(session: Session, *, owner: User) -> list[Conversation]:
     """The account's own conversations, newest first."""
     query = (
         select(Conversation)
-        .where(Conversation.owner_id == owner.id)
+        .where(Conversation.owner_id == owner.id, col(Conversation.deleted_at).is_(None))
         .order_by(col(Conversation.updated_at).desc(), col(Conversation.id).desc())
     )
     return list(session.exec(query))
@@ -171,6 +171,7 @@ def upsert_external(
     conversation.owner_ref = owner_ref or conversation.owner_ref
     conversation.language = language or conversation.language
     conversation.updated_at = now
+    conversation.deleted_at = None  # the chat backend sends it again: it exists again
     session.add(conversation)
     return conversation, created
 

@@ -155,3 +155,20 @@ class Factory:
         user = self.make_user(roles=roles)
         self.login(client, user)
         return user
+
+
+def set_plan(app, user=None, *, owner_ref: str | None = None, plan="free", opt_out=None):
+    """Record an owner's plan (and choice) the way an administrator's command does."""
+    from privacy.consent import Owner, set_privacy
+    from privacy.models import ConsentSource, Plan
+
+    owner = Owner(user_id=user.id) if user is not None else Owner(owner_ref=owner_ref)
+    with session_scope(app.extensions["vigil.engine"]) as session:
+        set_privacy(
+            session,
+            owner,
+            plan=Plan(plan) if plan else None,
+            opt_out=opt_out,
+            source=ConsentSource.ADMIN,
+            actor="test",
+        )

@@ -105,3 +105,34 @@ def claim_next(client, queue: str = "") -> tuple[int, str]:
     assert page.status_code == 200, page.get_data(as_text=True)[:500]
     match = TOKEN_RE.search(page.get_data(as_text=True))
     return case_id, match.group(1) if match else ""
+
+
+def run_training_export(app, out_dir, *extra: str):
+    """`flask --app app training export --out DIR` through the real CLI; the manifest and
+    every exported record (all shards, in order)."""
+    import json
+    from pathlib import Path
+
+    result = app.test_cli_runner().invoke(
+        args=["training", "export", "--out", str(out_dir), *extra]
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((Path(out_dir) / "manifest.json").read_text())
+    records = []
+    for shard in manifest["shards"]:
+        with open(Path(out_dir) / shard["file"], encoding="utf-8") as handle:
+            records.extend(json.loads(line) for line in handle)
+    return manifest, records
+
+
+def exported_texts(records) -> str:
+    """Every text an export carries, joined (to search for what must not be there)."""
+    parts = []
+    for record in records:
+        if record["type"] == "conversation":
+            for message in record["messages"]:
+                parts.append(message["text"])
+                parts.append(message.get("feedback", {}).get("comment", ""))
+        else:
+            parts.extend([record["input"] or "", record["output"], record["comment"]])
+    return "\n".join(parts)

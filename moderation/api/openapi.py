@@ -10,6 +10,11 @@ from moderation.api.schemas import (
     MAX_REQUEST_BYTES,
     ConversationBody,
     ConversationReceipt,
+    ErasureOut,
+    FeedbackIn,
+    FeedbackOut,
+    OwnerPrivacyIn,
+    OwnerPrivacyOut,
     Problem,
     ReportIn,
     ReportReceipt,
@@ -22,7 +27,19 @@ PROBLEM = {"$ref": "#/components/schemas/Problem"}
 
 def _schemas() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
-    for model in (ReportIn, ReportReceipt, ConversationBody, ConversationReceipt, Problem):
+    models = (
+        ReportIn,
+        ReportReceipt,
+        ConversationBody,
+        ConversationReceipt,
+        OwnerPrivacyIn,
+        OwnerPrivacyOut,
+        FeedbackIn,
+        FeedbackOut,
+        ErasureOut,
+        Problem,
+    )
+    for model in models:
         schema = model.model_json_schema(ref_template=REF)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -68,8 +85,67 @@ BODY_ERRORS = {
 }
 
 
-def _json(model: str) -> dict[str, Any]:
-    return {"application/json": {"schema": {"$ref": REF.format(model=model)}}}
+def _json(model: str, example: Any = None) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": {"$ref": REF.format(model=model)}}
+    if example is not None:
+        media["example"] = example
+    return {"application/json": media}
+
+
+# Working examples: a test sends each documented request body, in document order, to a fresh
+# Vigil and expects a 2xx, so these cannot drift from what the API accepts.
+EXAMPLE_CONVERSATION_ID = "c_8f14e45f"
+EXAMPLE_OWNER_ID = "u_1a2b3c4d"
+EXAMPLE_MESSAGES = [
+    {
+        "id": "m_1",
+        "role": "user",
+        "text": "Someone sent me a link promising a prize. Is it real?",
+        "created_at": "2026-11-30T09:00:00Z",
+    },
+    {
+        "id": "m_2",
+        "role": "assistant",
+        "text": "It looks like a scam: real prizes never ask for card details.",
+        "created_at": "2026-11-30T09:00:04Z",
+    },
+]
+CONVERSATION_EXAMPLE = {
+    "owner_id": EXAMPLE_OWNER_ID,
+    "model_id": "chat-model-1",
+    "product": "chat",
+    "title": "A prize message",
+    "language": "en",
+    "messages": EXAMPLE_MESSAGES,
+}
+REPORT_EXAMPLE = {
+    "conversation": {"id": EXAMPLE_CONVERSATION_ID, **CONVERSATION_EXAMPLE},
+    "message_ids": ["m_2"],
+    "category": "scam_fraud",
+    "description": "The conversation quotes a fake prize message asking for card details.",
+    "reporter_id": "r_5e6f7a8b",
+    "source_type": "user_notice",
+}
+FEEDBACK_EXAMPLE = {"rating": "up", "comment": "Clear and correct.", "disclosure_shown": True}
+PRIVACY_EXAMPLE = {"plan": "free", "training_opt_out": True}
+
+
+def _path_param(name: str, description: str, example: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", "pattern": ID_PATTERN},
+        "example": example,
+    }
+
+
+CONVERSATION_ID = _path_param(
+    "conversation_id", "The chat backend's conversation id.", EXAMPLE_CONVERSATION_ID
+)
+OWNER_ID = _path_param("owner_id", "The chat backend's pseudonymous owner id.", EXAMPLE_OWNER_ID)
+MESSAGE_ID = _path_param("message_id", "The rated assistant message's id.", "m_2")
 
 
 IDEMPOTENCY_KEY = {
@@ -96,7 +172,7 @@ def _paths() -> dict[str, Any]:
         ),
         "security": [{"serviceToken": ["reports:write"]}],
         "parameters": [IDEMPOTENCY_KEY],
-        "requestBody": {"required": True, "content": _json("ReportIn")},
+        "requestBody": {"required": True, "content": _json("ReportIn", REPORT_EXAMPLE)},
         "responses": {
             "201": {
                 "description": "Received; the reference number is the reporter's receipt.",
@@ -142,16 +218,11 @@ def _paths() -> dict[str, Any]:
             f"known only from a report gets its messages on the first PUT. {LIMITS}"
         ),
         "security": [{"serviceToken": ["conversations:write"]}],
-        "parameters": [
-            {
-                "name": "conversation_id",
-                "in": "path",
-                "required": True,
-                "description": "The chat backend's conversation id.",
-                "schema": {"type": "string", "pattern": ID_PATTERN},
-            }
-        ],
-        "requestBody": {"required": True, "content": _json("ConversationBody")},
+        "parameters": [CONVERSATION_ID],
+        "requestBody": {
+            "required": True,
+            "content": _json("ConversationBody", CONVERSATION_EXAMPLE),
+        },
         "responses": {
             "200": {"description": "Replaced.", "content": _json("ConversationReceipt")},
             "201": {"description": "Created.", "content": _json("ConversationReceipt")},
@@ -165,12 +236,92 @@ def _paths() -> dict[str, Any]:
             ),
         },
     }
-    for operation in (create, read, put):  # the docs page lists responses in this order
+    erase = {
+        "operationId": "deleteConversation",
+        "summary": "Erase a conversation at its owner's request",
+        "description": (
+            "Deletes the stored messages, ratings and share links; the conversation leaves "
+            "every later training export. Evidence frozen for a report is kept under legal "
+            "hold, and the answer says so and why."
+        ),
+        "security": [{"serviceToken": ["conversations:write"]}],
+        "parameters": [CONVERSATION_ID],
+        "responses": {
+            "200": {"description": "Erased.", "content": _json("ErasureOut")},
+            **_common_errors("conversations:write"),
+            "404": _problem("No stored conversation with this id."),
+        },
+    }
+    feedback = {
+        "operationId": "putFeedback",
+        "summary": "Rate an assistant message (thumbs up or down, optional comment)",
+        "description": (
+            "One rating per message; a new one replaces it. Before a user's first rating the "
+            "chat product must tell them that a rating and the rated input and output may be "
+            "used to improve models even if they opted out (unless Vigil runs with "
+            "VIGIL_FEEDBACK_OVERRIDES_OPT_OUT=false), and say so with disclosure_shown. "
+            "Conversations excluded by moderation are never used."
+        ),
+        "security": [{"serviceToken": ["conversations:write"]}],
+        "parameters": [CONVERSATION_ID, MESSAGE_ID],
+        "requestBody": {"required": True, "content": _json("FeedbackIn", FEEDBACK_EXAMPLE)},
+        "responses": {
+            "200": {"description": "Stored.", "content": _json("FeedbackOut")},
+            "400": _problem("The body is not valid JSON."),
+            **_common_errors("conversations:write"),
+            "404": _problem("No stored conversation or message with this id."),
+            **BODY_ERRORS,
+            "422": _problem("Invalid rating, or the message is not an assistant message."),
+        },
+    }
+    privacy = {
+        "operationId": "putOwnerPrivacy",
+        "summary": "Set a pseudonymous owner's plan and training choice",
+        "description": (
+            "free, pro, student and api_experiment are used for training unless the owner "
+            "opts out; team, enterprise and api_scale are never used and cannot opt in. "
+            "Opting out is free and accepted on every plan, from the next export on. An owner "
+            "Vigil has no plan for is never exported. Every change is kept in the consent "
+            "history with this token as its source."
+        ),
+        "security": [{"serviceToken": ["privacy:write"]}],
+        "parameters": [OWNER_ID],
+        "requestBody": {"required": True, "content": _json("OwnerPrivacyIn", PRIVACY_EXAMPLE)},
+        "responses": {
+            "200": {"description": "Stored.", "content": _json("OwnerPrivacyOut")},
+            "400": _problem("The body is not valid JSON."),
+            **_common_errors("privacy:write"),
+            "404": _problem("The owner id does not match the pattern."),
+            **BODY_ERRORS,
+            "422": _problem("Invalid body, or opting in on a plan that is never trained."),
+        },
+    }
+    erase_owner = {
+        "operationId": "deleteOwner",
+        "summary": "Erase everything Vigil holds for a pseudonymous owner",
+        "description": (
+            "Every conversation of the owner is erased as by deleteConversation, and their "
+            "plan, choice and consent history are deleted. Evidence of reported "
+            "conversations is kept under legal hold, listed in the answer."
+        ),
+        "security": [{"serviceToken": ["privacy:write"]}],
+        "parameters": [OWNER_ID],
+        "responses": {
+            "200": {"description": "Erased.", "content": _json("ErasureOut")},
+            **_common_errors("privacy:write"),
+            "404": _problem("The owner id does not match the pattern."),
+        },
+    }
+    operations = (create, read, put, erase, feedback, privacy, erase_owner)
+    for operation in operations:  # the docs page lists responses in this order
         operation["responses"] = dict(sorted(operation["responses"].items()))
     return {
+        "/api/v1/conversations/{conversation_id}": {"put": put, "delete": erase},
+        "/api/v1/conversations/{conversation_id}/messages/{message_id}/feedback": {"put": feedback},
         "/api/v1/reports": {"post": create},
         "/api/v1/reports/{ref}": {"get": read},
-        "/api/v1/conversations/{conversation_id}": {"put": put},
+        "/api/v1/owners/{owner_id}/privacy": {"put": privacy},
+        "/api/v1/owners/{owner_id}": {"delete": erase_owner},
     }
 
 
@@ -183,9 +334,10 @@ def openapi_document() -> dict[str, Any]:
             "title": "Vigil API",
             "version": "1.0.0",
             "description": (
-                "Reports and conversations from the chat backend. Authenticate with a "
-                "service token: `flask --app app tokens create --name NAME --scope "
-                "reports:write --scope conversations:write` (either scope, or both). "
+                "Reports, conversations, ratings and owners' privacy choices from the chat "
+                "backend. Authenticate with a service token: `flask --app app tokens create "
+                "--name NAME --scope reports:write --scope conversations:write --scope "
+                "privacy:write` (any of the scopes). "
                 "Errors are RFC 9457 problem details (application/problem+json)."
             ),
         },

@@ -19,6 +19,7 @@ from pydantic import (
 
 from moderation.intake import taxonomy
 from moderation.intake.limits import MAX_DESCRIPTION_CHARS, MAX_MESSAGE_CHARS, MAX_MESSAGES
+from privacy.models import Plan
 
 MAX_REQUEST_BYTES = 1024 * 1024  # the app-wide MAX_CONTENT_LENGTH
 # Ids name things in the chat backend; a tight alphabet keeps them out of HTML and URLs trouble.
@@ -123,6 +124,52 @@ class ConversationReceipt(BaseModel):
     updated_at: datetime
 
 
+class OwnerPrivacyIn(_Strict):
+    """PUT /api/v1/owners/{owner_id}/privacy: the owner's plan and training choice."""
+
+    plan: Plan = Field(description="The owner's plan; decides the default (see the operation).")
+    training_opt_out: bool | None = Field(
+        default=None,
+        description="true opts out (any plan, free of charge); false opts back in (refused on "
+        "team, enterprise and api_scale, which are never used); omitted keeps the choice.",
+    )
+
+
+class OwnerPrivacyOut(BaseModel):
+    """An owner's stored plan and choice, and what they mean for training."""
+
+    owner_id: str
+    plan: str | None
+    training_opt_out: bool
+    used_for_training: bool
+    explanation: str
+
+
+class FeedbackIn(_Strict):
+    """PUT .../messages/{message_id}/feedback: a rating of one assistant message."""
+
+    rating: Literal["up", "down"]
+    comment: PlainStr = Field(default="", max_length=2000)
+    disclosure_shown: Literal[True] = Field(
+        description="The chat product told the user, before this first rating, that a rating "
+        "and the rated input and output may be used to improve models even if they opted out."
+    )
+
+
+class FeedbackOut(BaseModel):
+    conversation_id: str
+    message_id: str
+    rating: str
+    received_at: datetime
+
+
+class ErasureOut(BaseModel):
+    """What an erasure did; evidence of reported conversations is kept, and why."""
+
+    conversations_erased: int
+    kept_under_legal_hold: list[dict[str, str]]
+
+
 class ProblemError(BaseModel):
     """One failing field: a JSON pointer into the request body and what is wrong."""
 
@@ -198,6 +245,16 @@ def _parse(
 def parse_report(data: Any) -> tuple[ReportIn | None, list[dict[str, str]]]:
     """Validate a decoded report body: the model or a list of errors with field pointers."""
     return _parse(ReportIn, data, _report_errors)
+
+
+def parse_owner_privacy(data: Any) -> tuple[OwnerPrivacyIn | None, list[dict[str, str]]]:
+    """Validate a decoded owner privacy body."""
+    return _parse(OwnerPrivacyIn, data, lambda body: [])
+
+
+def parse_feedback(data: Any) -> tuple[FeedbackIn | None, list[dict[str, str]]]:
+    """Validate a decoded feedback body."""
+    return _parse(FeedbackIn, data, lambda body: [])
 
 
 def parse_conversation(data: Any) -> tuple[ConversationBody | None, list[dict[str, str]]]:

@@ -6,6 +6,7 @@ import json
 import re
 
 from flask import Blueprint, Response, g, render_template, request, url_for
+from sqlmodel import select
 
 from access_control.guard import public
 from access_control.tokens import token_required
@@ -20,10 +21,15 @@ from moderation.api.schemas import (
     ID_PATTERN,
     ConversationBody,
     ConversationReceipt,
+    ErasureOut,
+    FeedbackOut,
     MessageIn,
+    OwnerPrivacyOut,
     ReportIn,
     ReportReceipt,
     parse_conversation,
+    parse_feedback,
+    parse_owner_privacy,
     parse_report,
 )
 from moderation.intake import reports
@@ -31,8 +37,18 @@ from moderation.intake.evidence import snapshot
 from moderation.intake.models import Channel, Report
 from moderation.intake.reports import Reporter, report_for_token
 from moderation.intake.settings import current_intake
+from privacy.consent import (
+    ConsentError,
+    Owner,
+    explain,
+    may_train,
+    note_feedback_disclosed,
+    set_privacy,
+)
 from privacy.conversations import MessageDraft, store_external_conversation, upsert_external
-from privacy.models import Conversation
+from privacy.feedback import FeedbackError, give_feedback
+from privacy.models import ConsentSource, Conversation
+from privacy.rights import erase_conversations, erase_owner
 
 api_bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -217,6 +233,114 @@ def _draft(message: MessageIn) -> MessageDraft:
         attachment_size=attachment and attachment.size,
         attachment_sha256=attachment and attachment.sha256,
     )
+
+
+def _external_or_404(conversation_id: str) -> Conversation | None:
+    if not re.fullmatch(ID_PATTERN, conversation_id):
+        return None
+    db = get_session()
+    query = select(Conversation).where(Conversation.external_id == conversation_id)
+    conversation = db.exec(query).first()
+    return conversation if conversation is not None and conversation.deleted_at is None else None
+
+
+@api_bp.delete("/v1/conversations/<conversation_id>")
+@token_required("conversations:write")
+def delete_conversation(conversation_id: str):
+    conversation = _external_or_404(conversation_id)
+    if conversation is None:
+        return problem(404, "No stored conversation with this id.")
+    db = get_session()
+    result = erase_conversations(db, [conversation])
+    db.commit()
+    body = result.as_json({conversation.id: conversation_id})
+    return _json_response(ErasureOut(**body).model_dump_json(), 200)
+
+
+@api_bp.put("/v1/conversations/<conversation_id>/messages/<message_id>/feedback")
+@token_required("conversations:write")
+def put_feedback(conversation_id: str, message_id: str):
+    conversation = _external_or_404(conversation_id)
+    if conversation is None:
+        return problem(404, "No stored conversation with this id.")
+    data, error = _decode_body()
+    if error is not None:
+        return error
+    body, errors = parse_feedback(data)
+    if body is None:
+        return problem(422, "The feedback is not valid; see errors.", errors=errors)
+    db = get_session()
+    try:
+        stored = give_feedback(
+            db,
+            conversation=conversation,
+            message_external_id=message_id,
+            rating=body.rating,
+            comment=body.comment,
+            source=ConsentSource.API,
+        )
+    except FeedbackError as exc:
+        db.rollback()
+        status = exc.status
+        pointer = {"pointer": f"#/{exc.field}", "detail": str(exc), "type": "invalid"}
+        return problem(status, str(exc), errors=[pointer])
+    if conversation.owner_ref:
+        note_feedback_disclosed(db, Owner(owner_ref=conversation.owner_ref))
+    db.commit()
+    out = FeedbackOut(
+        conversation_id=conversation_id,
+        message_id=message_id,
+        rating=stored.rating.value,
+        received_at=as_utc(stored.created_at),
+    )
+    return _json_response(out.model_dump_json(), 200)
+
+
+@api_bp.put("/v1/owners/<owner_id>/privacy")
+@token_required("privacy:write")
+def put_owner_privacy(owner_id: str):
+    if not re.fullmatch(ID_PATTERN, owner_id):
+        return problem(404, f"Owner ids match {ID_PATTERN}.")
+    data, error = _decode_body()
+    if error is not None:
+        return error
+    body, errors = parse_owner_privacy(data)
+    if body is None:
+        return problem(422, "The privacy settings are not valid; see errors.", errors=errors)
+    db = get_session()
+    try:
+        row = set_privacy(
+            db,
+            Owner(owner_ref=owner_id),
+            plan=body.plan,
+            opt_out=body.training_opt_out,
+            source=ConsentSource.API,
+            actor=f"token:{g.service_token.id} ({g.service_token.name})",
+        )
+    except ConsentError as exc:
+        db.rollback()
+        pointer = {"pointer": f"#/{exc.field}", "detail": str(exc), "type": "not_allowed"}
+        return problem(422, str(exc), errors=[pointer])
+    db.commit()
+    out = OwnerPrivacyOut(
+        owner_id=owner_id,
+        plan=row.plan.value if row.plan else None,
+        training_opt_out=row.training_opt_out,
+        used_for_training=may_train(row.plan, row.training_opt_out),
+        explanation=explain(row),
+    )
+    return _json_response(out.model_dump_json(), 200)
+
+
+@api_bp.delete("/v1/owners/<owner_id>")
+@token_required("privacy:write")
+def delete_owner(owner_id: str):
+    if not re.fullmatch(ID_PATTERN, owner_id):
+        return problem(404, f"Owner ids match {ID_PATTERN}.")
+    db = get_session()
+    result, external_ids = erase_owner(db, owner_id)
+    db.commit()
+    return _json_response(ErasureOut(**result.as_json(external_ids)).model_dump_json(), 200)
 
 
 @api_bp.get("/openapi.json")
