@@ -82,6 +82,18 @@ def training_export(out_dir: Path, shard_size: int) -> None:
     )
 
 
+@training_cli.command("grants")
+@click.option("--role", required=True, help="The export's PostgreSQL login role.")
+def training_grants(role: str) -> None:
+    """Print the GRANTs of the export's own read-only role (run them as the table owner)."""
+    from privacy.training.export import ExportError, grant_statements
+
+    try:
+        click.echo("\n".join(grant_statements(role)))
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @training_cli.command("feedback-stats")
 def training_feedback_stats() -> None:
     """Ratings by model and rating as JSON; cells under 10 are shown as null."""

@@ -47,13 +47,31 @@ from privacy.models import (
 )
 from privacy.training.deidentify import Deidentifier, owner_terms
 
-STATE_FILE = "export-state.json"
-MANIFEST_FILE = "manifest.json"
-FORMAT = "vigil-training-export/1"
-
 
 class ExportError(RuntimeError):
     """The export cannot start or resume as asked."""
+
+
+# What the export reads, and nothing more: the grants of its own database role.
+TABLES = ("conversation", "message", "owner_privacy", "consent_change", "feedback")
+EXCLUSION_TABLE = "training_exclusion"
+USER_COLUMNS = ("id", "email", "display_name")  # for the owner's own names; no hashes, no TOTP
+
+
+def grant_statements(role: str) -> list[str]:
+    """The SQL that gives `role` exactly what the export reads (PostgreSQL)."""
+    if not role.replace("_", "").isalnum():
+        raise ExportError("a role name is letters, digits and underscores")
+    return [
+        f"GRANT USAGE ON SCHEMA public TO {role};",
+        f"GRANT SELECT ON {', '.join((*TABLES, EXCLUSION_TABLE))} TO {role};",
+        f'GRANT SELECT ({", ".join(USER_COLUMNS)}) ON "user" TO {role};',
+    ]
+
+
+STATE_FILE = "export-state.json"
+MANIFEST_FILE = "manifest.json"
+FORMAT = "vigil-training-export/1"
 
 
 class Reason:
