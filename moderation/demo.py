@@ -15,8 +15,9 @@ from moderation.intake.models import Channel
 from moderation.intake.notice import file_notice
 from moderation.intake.reports import Reporter, report_own_conversation, report_stored_conversation
 from moderation.intake.settings import IntakeSettings
+from privacy.consent import Owner, privacy_of, set_privacy
 from privacy.conversations import MessageDraft, create_conversation
-from privacy.models import Conversation
+from privacy.models import ConsentSource, Conversation, Plan
 
 # (external id, title, language, messages, reports); each report is
 # (channel, category, source, messages).
@@ -165,4 +166,13 @@ def seed_demo(session: Session, *, instance: Path, settings: IntakeSettings, pep
     owner = find_by_email(session, "user@vigil.example")
     if owner is not None:
         seed_intake(session, owner=owner, settings=settings, pepper=pepper)
+        if privacy_of(session, Owner(user_id=owner.id)) is None:
+            # Una is on the Free plan: her conversations train unless she opts out.
+            set_privacy(
+                session,
+                Owner(user_id=owner.id),
+                plan=Plan.FREE,
+                source=ConsentSource.ADMIN,
+                actor="demo data",
+            )
     return logins

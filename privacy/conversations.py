@@ -23,6 +23,9 @@ from privacy.models import (
     new_public_ref,
 )
 
+# Products whose text Vigil never keeps outside report evidence (and never exports).
+ZERO_RETENTION = frozenset({Product.OCR})
+
 
 @dataclass(frozen=True)
 class MessageDraft:
@@ -188,7 +191,8 @@ def store_external_conversation(
 ) -> tuple[Conversation, bool]:
     """Create or replace a chat-backend conversation and its messages (caller commits).
 
-    The stored message list becomes `messages`, in order, sealed at rest like every message.
+    The stored message list becomes `messages`, in order, sealed at rest like every message;
+    for a zero-retention product (OCR) no message is stored at all.
     Evidence already frozen for a case is not touched. The title is not stored: it is
     derived from content and stays inside sealed evidence. Returns the row and whether this
     call created it.
@@ -204,6 +208,8 @@ def store_external_conversation(
     # A bulk DELETE runs now, so the new rows do not meet the old ones on the unique
     # (conversation, position) and (conversation, external id) constraints.
     session.execute(delete(Message).where(col(Message.conversation_id) == conversation.id))
+    if conversation.product in ZERO_RETENTION:
+        return conversation, created  # its text lives only in report evidence, if reported
     _add_messages(session, conversation_id=conversation.id, messages=messages)
     return conversation, created
 

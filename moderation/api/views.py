@@ -45,7 +45,12 @@ from privacy.consent import (
     note_feedback_disclosed,
     set_privacy,
 )
-from privacy.conversations import MessageDraft, store_external_conversation, upsert_external
+from privacy.conversations import (
+    MessageDraft,
+    messages_of,
+    store_external_conversation,
+    upsert_external,
+)
 from privacy.feedback import FeedbackError, give_feedback
 from privacy.models import ConsentSource, Conversation
 from privacy.rights import erase_conversations, erase_owner
@@ -203,7 +208,7 @@ def put_conversation(conversation_id: str):
     stored = ConversationReceipt(
         id=conversation_id,
         reference=conversation.public_ref,
-        message_count=len(body.messages),
+        message_count=len(messages_of(db, conversation_id=conversation.id)),
         updated_at=as_utc(conversation.updated_at),
     )
     return _json_response(stored.model_dump_json(), 201 if created else 200)

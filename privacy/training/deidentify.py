@@ -28,6 +28,7 @@ import phonenumbers
 TRUNK_ZERO_REGIONS = ("FR", "DE", "GB")
 NO_TRUNK_REGIONS = ("US",)
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_DIGIT = re.compile(r"\d")
 
 EMAIL = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}"
@@ -131,7 +132,7 @@ class Deidentifier:
             has_at = "@" in text
         if has_at:
             text = EMAIL.sub(lambda m: self.pseudonym("email", m.group()), text)
-        if not any(char.isdigit() for char in text):
+        if _DIGIT.search(text) is None:
             return text
         text = IBAN.sub(self._iban, text)
         text = CARD.sub(self._card, text)

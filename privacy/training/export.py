@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from access_control.models import User
 from core.timeutil import utcnow
 from privacy.consent import may_train
+from privacy.conversations import ZERO_RETENTION
 from privacy.models import (
     ConsentChange,
     Conversation,
@@ -41,7 +42,6 @@ from privacy.models import (
     Message,
     OwnerPrivacy,
     Plan,
-    Product,
     Role,
     TrainingExclusion,
 )
@@ -218,7 +218,7 @@ class ShardBuilder:
         """(reason to leave it out or None, whether its feedback may still go)."""
         if row.deleted_at is not None:
             return Reason.DELETED, False
-        if row.product == Product.OCR:
+        if row.product in ZERO_RETENTION:
             return Reason.ZERO_RETENTION, False
         if row.id in excluded:
             return Reason.MODERATION, False

@@ -124,10 +124,17 @@ def test_hostile_text_is_escaped_on_every_user_page(app, client, factory):
     owner = factory.make_user()
     conversation = make_conversation(app, owner, texts=HOSTILE, title="<b>t\u202eitle</b>")
     factory.login(client, owner)
+    from tests.helpers import post_form
+
+    page = f"/conversations/{conversation.id}"
+    created = post_form(client, f"{page}/share", {}, token_from=page).get_data(as_text=True)
+    shared = created.split('value="http://localhost', 1)[1].split('"', 1)[0]
     for url in (
         "/conversations",
         f"/conversations/{conversation.id}",
         f"/conversations/{conversation.id}/report",
+        "/shares",
+        shared,  # the shared copy, as a stranger sees it
     ):
         html = client.get(url).get_data(as_text=True)
         assert "<script>alert" not in html and "<img src=x" not in html, url

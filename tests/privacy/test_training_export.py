@@ -284,3 +284,26 @@ def test_a_crashed_export_resumes_without_duplicates_and_keeps_its_consent_snaps
     state_files = list(out.glob("*.json"))
     assert [p.name for p in state_files] == ["manifest.json"]
     assert json.loads((out / "manifest.json").read_text())["export_id"] == manifest["export_id"]
+
+
+def test_zero_retention_text_is_never_stored_outside_report_evidence(app, client, db):
+    from sqlmodel import select
+
+    from privacy.models import Message
+
+    headers = Api(client, make_token(app, scopes=("conversations:write",))).headers()
+    body = {
+        "model_id": "ocr-1",
+        "product": "ocr",
+        "messages": [
+            {
+                "id": "m1",
+                "role": "user",
+                "text": "scanned text",
+                "created_at": "2026-11-30T09:00:00Z",
+            }
+        ],
+    }
+    response = client.put("/api/v1/conversations/c-scan", json=body, headers=headers)
+    assert response.status_code == 201 and response.get_json()["message_count"] == 0
+    assert db.exec(select(Message)).all() == []
