@@ -214,8 +214,8 @@ def _paths() -> dict[str, Any]:
             "Stores the chat backend's conversation under its own id: metadata updated, "
             "the message list replaced by the one sent, in order, in one transaction "
             "(on any error nothing changes). Message text is sealed at rest; the title is "
-            "not stored. Evidence already frozen for a report is not touched. For product ocr (zero "
-            "retention) no message is stored at all: message_count is 0. A conversation "
+            "not stored. Evidence already frozen for a report is not touched. For product "
+            "ocr (zero retention) no message is stored at all: message_count is 0. A conversation "
             f"known only from a report gets its messages on the first PUT. {LIMITS}"
         ),
         "security": [{"serviceToken": ["conversations:write"]}],
