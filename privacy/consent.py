@@ -11,6 +11,7 @@ from types import EllipsisType
 
 from sqlmodel import Session, col, select
 
+from core.db import dialect_insert
 from core.timeutil import utcnow
 from privacy.models import ConsentChange, ConsentSource, OwnerPrivacy, Plan
 
@@ -19,6 +20,15 @@ TRAINED_BY_DEFAULT = frozenset({Plan.FREE, Plan.PRO, Plan.STUDENT, Plan.API_EXPE
 # Never used, and no way to opt in.
 NEVER_TRAINED = frozenset({Plan.TEAM, Plan.ENTERPRISE, Plan.API_SCALE})
 assert set(Plan) == TRAINED_BY_DEFAULT | NEVER_TRAINED
+
+# The two feedback disclosures an owner can have been shown (see privacy.feedback).
+FEEDBACK_OVERRIDE = "override"  # "...may be used even if you opted out"
+FEEDBACK_OPT_OUT_WINS = "opt_out_wins"  # "...unless you opted out"
+
+
+def feedback_disclosure_kind(overrides_opt_out: bool) -> str:
+    return FEEDBACK_OVERRIDE if overrides_opt_out else FEEDBACK_OPT_OUT_WINS
+
 
 PLAN_LABELS = {
     Plan.FREE: "Free",
@@ -84,9 +94,10 @@ def explain(row: OwnerPrivacy | None) -> str:
             "You opted out: your conversations are left out of every training export from now on."
         )
     return (
-        f"On the {label} plan your conversations may be used to train models, after names, "
-        "contact details, card numbers and similar details are replaced. You can opt out "
-        "at any time, free of charge."
+        f"On the {label} plan your conversations may be used to train models, after your "
+        "own name, email addresses, phone numbers, card and bank account numbers, IP "
+        "addresses and secrets in links are replaced. You can opt out at any time, free "
+        "of charge."
     )
 
 
@@ -105,9 +116,10 @@ def set_privacy(
     opting in on a plan that is never trained is refused (ConsentError); opting out is
     always accepted. A change is written to the consent history; a no-op writes nothing.
     """
-    row = privacy_of(session, owner)
-    old_plan = row.plan if row is not None else None
-    old_opt_out = row.training_opt_out if row is not None else None
+    fresh = privacy_of(session, owner) is None
+    row = _row_for_update(session, owner)
+    old_plan = row.plan
+    old_opt_out = None if fresh else row.training_opt_out
     new_plan = old_plan if plan is ... else (Plan(plan) if plan is not None else None)
     new_opt_out = opt_out if opt_out is not None else bool(old_opt_out)
     if opt_out is False and not may_opt_in(new_plan):
@@ -116,11 +128,11 @@ def set_privacy(
             "training_opt_out",
             f"The {shown} plan is never used for training, so there is nothing to opt in to.",
         )
-    if row is not None and (old_plan, old_opt_out) == (new_plan, new_opt_out):
+    if (old_plan, bool(old_opt_out)) == (new_plan, new_opt_out) and not (
+        fresh and new_plan is not None
+    ):
         return row
     now = utcnow()
-    if row is None:
-        row = OwnerPrivacy(user_id=owner.user_id, owner_ref=owner.owner_ref)
     row.plan, row.training_opt_out, row.updated_at = new_plan, new_opt_out, now
     session.add(row)
     session.add(
@@ -146,13 +158,40 @@ def consent_history(session: Session, owner: Owner) -> list[ConsentChange]:
     return list(session.exec(query))
 
 
-def note_feedback_disclosed(session: Session, owner: Owner) -> OwnerPrivacy:
-    """Record that the owner was told how feedback is used (first time only; caller commits)."""
-    row = privacy_of(session, owner) or OwnerPrivacy(
-        user_id=owner.user_id, owner_ref=owner.owner_ref
-    )
-    if row.feedback_disclosed_at is None:
-        row.feedback_disclosed_at = utcnow()
+def note_feedback_disclosed(session: Session, owner: Owner, kind: str) -> OwnerPrivacy:
+    """Record which feedback disclosure the owner was shown, and when (caller commits)."""
+    row = _row_for_update(session, owner)
+    if row.feedback_disclosure != kind:
+        row.feedback_disclosure, row.feedback_disclosed_at = kind, utcnow()
         session.add(row)
         session.flush()
     return row
+
+
+def _row_for_update(session: Session, owner: Owner) -> OwnerPrivacy:
+    """The owner's row, created if missing, locked for this transaction.
+
+    INSERT ... ON CONFLICT DO NOTHING first, so two first requests for one owner meet on
+    the same row instead of one failing on the unique index.
+    """
+    key = "user_id" if owner.user_id is not None else "owner_ref"
+    statement = (
+        dialect_insert(session)(OwnerPrivacy)
+        .values(
+            user_id=owner.user_id,
+            owner_ref=owner.owner_ref,
+            plan=None,
+            training_opt_out=False,
+            feedback_disclosure="",
+            updated_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=[key])
+    )
+    session.execute(statement)
+    query = (
+        select(OwnerPrivacy)
+        .where(owner.where(OwnerPrivacy))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.exec(query).one()

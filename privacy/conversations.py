@@ -174,7 +174,6 @@ def upsert_external(
     conversation.owner_ref = owner_ref or conversation.owner_ref
     conversation.language = language or conversation.language
     conversation.updated_at = now
-    conversation.deleted_at = None  # the chat backend sends it again: it exists again
     session.add(conversation)
     return conversation, created
 
@@ -205,6 +204,7 @@ def store_external_conversation(
         owner_ref=owner_ref,
         language=language,
     )
+    conversation.deleted_at = None  # the chat backend stores it again: it exists again
     # A bulk DELETE runs now, so the new rows do not meet the old ones on the unique
     # (conversation, position) and (conversation, external id) constraints.
     session.execute(delete(Message).where(col(Message.conversation_id) == conversation.id))

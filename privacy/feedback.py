@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from core.db import dialect_insert
 from core.timeutil import utcnow
-from privacy.consent import Owner, privacy_of
+from privacy.consent import Owner, feedback_disclosure_kind, privacy_of
 from privacy.models import ConsentSource, Conversation, Feedback, Message, Rating, Role
 
 MAX_COMMENT_CHARS = 2000
@@ -49,11 +49,14 @@ def owner_of(conversation: Conversation) -> Owner | None:
     return None
 
 
-def disclosure_seen(session: Session, conversation: Conversation) -> bool:
-    """True once the owner has been shown the feedback disclosure."""
+def disclosure_seen(session: Session, conversation: Conversation, overrides_opt_out: bool) -> bool:
+    """True once the owner has been shown the disclosure that matches the current setting
+    (when the setting changes, they are told again before their next rating)."""
     owner = owner_of(conversation)
     row = privacy_of(session, owner) if owner is not None else None
-    return row is not None and row.feedback_disclosed_at is not None
+    return row is not None and row.feedback_disclosure == feedback_disclosure_kind(
+        overrides_opt_out
+    )
 
 
 def give_feedback(

@@ -134,6 +134,9 @@ class OwnerPrivacy(SQLModel, table=True):
     # When the owner was first shown the feedback disclosure (web) or the chat backend
     # said it showed it (API); feedback is refused before that.
     feedback_disclosed_at: datetime | None = Field(default=None, sa_column=utc_column(True))
+    # Which disclosure they saw (consent.FEEDBACK_*): a rating overrides an opt-out only if
+    # the owner was told it would.
+    feedback_disclosure: str = Field(default="", max_length=16)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from access_control.accounts import is_staff, rotate_sessions
@@ -89,7 +89,8 @@ def holds_for(session: Session, conversation_ids: list[int]) -> dict[int, str]:
 def erase_conversations(session: Session, conversations: list[Conversation]) -> Erasure:
     """Erase conversations everywhere Vigil holds them for the owner (caller commits).
 
-    Messages, feedback and share links are deleted and the row keeps no title; the row
+    Messages and feedback are deleted, share links emptied and revoked (they answer 410),
+    and the row keeps no title; the row
     itself stays, emptied and marked deleted, so report cases keep their reference.
     Evidence frozen for a report is another package's and stays under legal hold; the
     result says which conversations and why.
@@ -98,9 +99,15 @@ def erase_conversations(session: Session, conversations: list[Conversation]) -> 
     result = Erasure(held=holds_for(session, ids) if ids else {})
     if not ids:
         return result
-    for model in (Message, Feedback, ShareLink):
-        session.execute(delete(model).where(col(model.conversation_id).in_(ids)))
     now = utcnow()
+    for model in (Message, Feedback):
+        session.execute(delete(model).where(col(model.conversation_id).in_(ids)))
+    # Links stay as empty, revoked rows, so whoever holds one learns it is gone (410).
+    session.execute(
+        update(ShareLink)
+        .where(col(ShareLink.conversation_id).in_(ids))
+        .values(snapshot="{}", message_count=0, shown_name="", revoked_at=now)
+    )
     for conversation in conversations:
         if conversation.id in ids:
             conversation.title, conversation.deleted_at, conversation.updated_at = "", now, now

@@ -93,21 +93,21 @@ def create_link(
 
 @dataclass(frozen=True)
 class SharedView:
-    """What a visitor of a link sees: the frozen copy, and where to send a notice."""
+    """What a visitor of a link sees: the frozen copy (a notice from it reports this copy)."""
 
     link: ShareLink
+    conversation: Conversation
     title: str
     model_id: str
     messages: list[dict]
-    public_ref: str
 
 
 def _is_live(link: ShareLink, now: datetime) -> bool:
     return link.revoked_at is None and (link.expires_at is None or as_utc(link.expires_at) > now)
 
 
-def open_link(session: Session, token: str) -> SharedView | None:
-    """The shared copy for this token, counting the open (caller commits).
+def find_shared(session: Session, token: str) -> SharedView | None:
+    """The shared copy for this token, without counting an open.
 
     None for a token that never existed; LinkGone for a revoked or expired one, or one whose
     conversation was deleted.
@@ -120,18 +120,27 @@ def open_link(session: Session, token: str) -> SharedView | None:
     conversation = session.get(Conversation, link.conversation_id)
     if not _is_live(link, utcnow()) or conversation is None or conversation.deleted_at:
         raise LinkGone()
-    # Counted in the database, so two visitors at once both count.
-    session.execute(
-        update(ShareLink).where(col(ShareLink.id) == link.id).values(opens=ShareLink.opens + 1)
-    )
     frozen = json.loads(link.snapshot)
     return SharedView(
         link=link,
+        conversation=conversation,
         title=frozen["title"],
         model_id=frozen["model_id"],
         messages=frozen["messages"],
-        public_ref=conversation.public_ref,
     )
+
+
+def open_link(session: Session, token: str) -> SharedView | None:
+    """find_shared, counting the open (caller commits)."""
+    view = find_shared(session, token)
+    if view is not None:
+        # Counted in the database, so two visitors at once both count.
+        session.execute(
+            update(ShareLink)
+            .where(col(ShareLink.id) == view.link.id)
+            .values(opens=ShareLink.opens + 1)
+        )
+    return view
 
 
 def links_of(session: Session, *, owner: User) -> list[tuple[ShareLink, Conversation]]:

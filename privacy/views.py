@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from flask import (
     Blueprint,
@@ -30,6 +31,7 @@ from privacy.consent import (
     Owner,
     consent_history,
     explain,
+    feedback_disclosure_kind,
     note_feedback_disclosed,
     privacy_of,
     set_privacy,
@@ -63,6 +65,7 @@ from privacy.sharing import (
 )
 
 privacy_bp = Blueprint("privacy", __name__)
+MESSAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}")
 
 
 def me():
@@ -98,7 +101,8 @@ def _conversation_page(item: Conversation, *, share_form=None, feedback_errors=N
         ratings=feedback_of(db, conversation_id=item.id),
         feedback_form=FeedbackForm(formdata=None),
         feedback_errors=feedback_errors or {},
-        disclosure=None if disclosure_seen(db, item) else disclosure(overrides),
+        disclosure=None if disclosure_seen(db, item, overrides) else disclosure(overrides),
+        disclosure_kind=feedback_disclosure_kind(overrides),
         share_form=share_form or ShareForm(formdata=None),
         assistant=Role.ASSISTANT,
     )
@@ -115,12 +119,16 @@ def conversation(conversation_id: int):
 @signed_in
 def rate_message(conversation_id: int, message_id: str):
     item = own_conversation_or_404(conversation_id)
+    if not MESSAGE_ID.fullmatch(message_id):
+        abort(404)
     form = FeedbackForm()
     db = get_session()
+    overrides = setting("FEEDBACK_OVERRIDES_OPT_OUT")
+    kind = feedback_disclosure_kind(overrides)
     errors: list[str] = []
     if not form.validate_on_submit():
         errors = [error for field in form.errors.values() for error in field]
-    elif not disclosure_seen(db, item) and form.disclosed.data != "1":
+    elif not disclosure_seen(db, item, overrides) and form.disclosed.data != kind:
         errors = ["Read how ratings are used (shown above the messages), then rate again."]
     else:
         try:
@@ -137,7 +145,7 @@ def rate_message(conversation_id: int, message_id: str):
     if errors:
         db.rollback()
         return _conversation_page(item, feedback_errors={message_id: errors}, status=422)
-    note_feedback_disclosed(db, Owner(user_id=me().id))
+    note_feedback_disclosed(db, Owner(user_id=me().id), kind)
     db.commit()
     flash("Thank you, your rating was saved.")
     return redirect(
@@ -204,7 +212,8 @@ def shared(token: str):
         if view is None:
             abort(404)
         db.commit()  # the open count
-        response = make_response(render_template("privacy/shared.html", view=view))
+        html = render_template("privacy/shared.html", view=view, token=token)
+        response = make_response(html)
     # A shared page is for the people it is sent to, not for search engines, and its URL
     # is the key: no index, no referrer.
     response.headers["X-Robots-Tag"] = "noindex, nofollow, noarchive"
@@ -221,11 +230,13 @@ def settings():
     if request.method == "GET":
         form.opt_out.data = bool(row and row.training_opt_out)
     elif form.validate_on_submit():
+        wanted = bool(form.opt_out.data)
+        unchanged = wanted == bool(row and row.training_opt_out)
         try:
             row = set_privacy(
                 db,
                 owner,
-                opt_out=bool(form.opt_out.data),
+                opt_out=None if unchanged else wanted,
                 source=ConsentSource.WEB,
                 actor=f"{me().subject} (the account itself)",
             )

@@ -21,6 +21,12 @@ def _utc(name: str, nullable: bool = False) -> sa.Column:
 
 def upgrade() -> None:
     op.add_column("conversation", _utc("deleted_at", nullable=True))
+    # Zero retention from now on: OCR text stored before this version goes (report
+    # evidence, sealed elsewhere, keeps what a report froze).
+    op.execute(
+        "DELETE FROM message WHERE conversation_id IN "
+        "(SELECT id FROM conversation WHERE product = 'ocr')"
+    )
     op.create_table(
         "owner_privacy",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -29,6 +35,7 @@ def upgrade() -> None:
         sa.Column("plan", sa.String(16), nullable=True),
         sa.Column("training_opt_out", sa.Boolean(), nullable=False),
         _utc("feedback_disclosed_at", nullable=True),
+        sa.Column("feedback_disclosure", sa.String(16), nullable=False),
         _utc("updated_at"),
     )
     op.create_table(

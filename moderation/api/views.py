@@ -41,6 +41,7 @@ from privacy.consent import (
     ConsentError,
     Owner,
     explain,
+    feedback_disclosure_kind,
     may_train,
     note_feedback_disclosed,
     set_privacy,
@@ -266,7 +267,7 @@ def delete_conversation(conversation_id: str):
 @token_required("conversations:write")
 def put_feedback(conversation_id: str, message_id: str):
     conversation = _external_or_404(conversation_id)
-    if conversation is None:
+    if conversation is None or not re.fullmatch(ID_PATTERN, message_id):
         return problem(404, "No stored conversation with this id.")
     data, error = _decode_body()
     if error is not None:
@@ -290,7 +291,8 @@ def put_feedback(conversation_id: str, message_id: str):
         pointer = {"pointer": f"#/{exc.field}", "detail": str(exc), "type": "invalid"}
         return problem(status, str(exc), errors=[pointer])
     if conversation.owner_ref:
-        note_feedback_disclosed(db, Owner(owner_ref=conversation.owner_ref))
+        kind = feedback_disclosure_kind(setting("FEEDBACK_OVERRIDES_OPT_OUT"))
+        note_feedback_disclosed(db, Owner(owner_ref=conversation.owner_ref), kind)
     db.commit()
     out = FeedbackOut(
         conversation_id=conversation_id,

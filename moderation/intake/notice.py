@@ -17,7 +17,7 @@ from sqlmodel import Session
 from access_control.models import User
 from core.config import setting
 from moderation.intake.models import Channel, Report
-from moderation.intake.reports import Reporter, report_stored_conversation
+from moderation.intake.reports import Reporter, report_stored_conversation, submit_report
 from moderation.intake.settings import IntakeSettings
 from privacy.models import Conversation
 
@@ -55,19 +55,40 @@ def file_notice(
     good_faith: bool,
     user: User | None,
     pepper: str,
+    document: dict | None = None,
 ) -> Report:
-    """Record an Art. 16 notice about a conversation (caller commits)."""
+    """Record an Art. 16 notice about a conversation (caller commits).
+
+    `document` is the evidence when the notifier saw a copy (a share link's snapshot);
+    without it, the conversation as Vigil holds it now is frozen.
+    """
+    reporter = Reporter(
+        key=notifier_key(email=email, user=user, pepper=pepper),
+        user_id=user.id if user is not None else None,
+    )
+    statement = {"explanation": explanation, "name": name.strip(), "email": email.strip()}
+    if document is not None:
+        return submit_report(
+            session,
+            settings=settings,
+            conversation=conversation,
+            document=document,
+            message_ids=message_ids,
+            category=category,
+            source_type="user_notice",
+            channel=Channel.NOTICE,
+            reporter=reporter,
+            statement=statement,
+            good_faith=good_faith,
+        )
     return report_stored_conversation(
         session,
         settings=settings,
         conversation=conversation,
         channel=Channel.NOTICE,
-        reporter=Reporter(
-            key=notifier_key(email=email, user=user, pepper=pepper),
-            user_id=user.id if user is not None else None,
-        ),
+        reporter=reporter,
         message_ids=message_ids,
         category=category,
-        statement={"explanation": explanation, "name": name.strip(), "email": email.strip()},
+        statement=statement,
         good_faith=good_faith,
     )

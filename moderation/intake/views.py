@@ -24,6 +24,7 @@ from core.config import setting
 from core.db import get_session
 from core.timeutil import as_utc
 from moderation.intake import taxonomy
+from moderation.intake.evidence import snapshot
 from moderation.intake.forms import NoticeForm, ReportForm
 from moderation.intake.models import Report, ReportStatus
 from moderation.intake.notice import file_notice, notifier_pepper
@@ -31,6 +32,7 @@ from moderation.intake.reports import report_own_conversation, reports_of_user
 from moderation.intake.settings import current_intake
 from privacy.conversations import find_by_public_ref, messages_of
 from privacy.models import Conversation, Message
+from privacy.sharing import LinkGone, find_shared
 from privacy.views import own_conversation_or_404
 
 moderation_bp = Blueprint("moderation", __name__)
@@ -39,6 +41,13 @@ STATUS_LABELS = {
     ReportStatus.RECEIVED: "Received, waiting for review",
     ReportStatus.CLOSED: "Closed",
 }
+
+
+def _preselect(form) -> None:
+    """Tick the messages the link asked for (?message=...), among the form's choices."""
+    if request.method == "GET":
+        known = {value for value, _label in form.message_ids.choices}
+        form.message_ids.data = [mid for mid in request.args.getlist("message") if mid in known]
 
 
 def _message_choices(messages: list[Message]) -> list[tuple[str, str]]:
@@ -51,12 +60,6 @@ def _message_choices(messages: list[Message]) -> list[tuple[str, str]]:
     ]
 
 
-def _preselect(form, messages: list[Message]) -> None:
-    if request.method == "GET":
-        known = {m.external_id for m in messages}
-        form.message_ids.data = [mid for mid in request.args.getlist("message") if mid in known]
-
-
 @moderation_bp.route("/conversations/<int:conversation_id>/report", methods=["GET", "POST"])
 @requires("report", "create")
 def report_conversation(conversation_id: int):
@@ -65,7 +68,7 @@ def report_conversation(conversation_id: int):
     messages = messages_of(db, conversation_id=conversation.id)
     form = ReportForm()
     form.message_ids.choices = _message_choices(messages)
-    _preselect(form, messages)
+    _preselect(form)
     if form.validate_on_submit():
         limit = setting("REPORT_LIMIT_PER_REPORTER")
         throttle.take([(limit, throttle.key_for("web-reporter", user.subject))])
@@ -129,9 +132,39 @@ def notice(public_ref: str):
         # Nothing a notifier could have seen: an unknown reference, or a conversation the
         # chat backend reported without Vigil holding its text (only sealed evidence).
         abort(404)
+    return _notice_page(conversation, _message_choices(messages), document=None, shared=False)
+
+
+@moderation_bp.route("/s/<token>/notice", methods=["GET", "POST"])
+@public
+def shared_notice(token: str):
+    """A notice about what a share link shows: its choices and evidence are the frozen copy."""
+    db = get_session()
+    try:
+        view = find_shared(db, token)
+    except LinkGone:
+        abort(410)
+    if view is None:
+        abort(404)
+    choices = [(m["id"], f"Message {i + 1} ({m['role']})") for i, m in enumerate(view.messages)]
+    document = snapshot(
+        conversation={
+            "id": view.conversation.external_id or view.conversation.public_ref,
+            "model_id": view.model_id,
+            "product": view.conversation.product,
+            "title": view.title,
+            "shared_link_created_at": as_utc(view.link.created_at).isoformat(),
+        },
+        messages=[{**m, "attachment": None} for m in view.messages],
+    )
+    return _notice_page(view.conversation, choices, document=document, shared=True)
+
+
+def _notice_page(conversation: Conversation, choices, *, document, shared: bool):
+    db = get_session()
     form = NoticeForm()
-    form.message_ids.choices = _message_choices(messages)
-    _preselect(form, messages)
+    form.message_ids.choices = choices
+    _preselect(form)
     if request.method == "POST":
         address = request.remote_addr or "unknown"
         limit = setting("NOTICE_LIMIT_PER_ADDRESS")
@@ -150,6 +183,7 @@ def notice(public_ref: str):
             good_faith=bool(form.good_faith.data),
             user=user,
             pepper=notifier_pepper(),
+            document=document,
         )
         db.commit()
         session["notice_ref"] = report.ref
@@ -159,6 +193,7 @@ def notice(public_ref: str):
         "moderation/intake/notice_form.html",
         form=form,
         conversation=conversation,
+        shared=shared,
         contact_optional=contact_optional,
     )
 

@@ -31,7 +31,7 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _DIGIT = re.compile(r"\d")
 
 EMAIL = re.compile(
-    r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}"
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}"
     r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b"
 )
 URL = re.compile(r"\b(?:https?|ftps?|wss?)://[^\s<>\"'`]+", re.IGNORECASE)
@@ -41,7 +41,7 @@ SECRET_PARAM = re.compile(
     r"sessionid|sid|code|credential|credentials|apikey|jwt)$",
     re.IGNORECASE,
 )
-IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b")
+IBAN = re.compile(r"\b[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){11,30}\b")
 # 13-19 digits, optionally grouped by single spaces or dashes.
 CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
 IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)")
@@ -58,6 +58,9 @@ PHONE = re.compile(
     r"|(?:1[\s.\-])?\(?[2-9]\d{2}\)?[\s.\-]?[2-9]\d{2}[\s.\-]\d{4})(?![\w])"
 )
 DATE_INSIDE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{2,4}")
+# Userinfo and secret-looking parameters, for URLs urlsplit cannot parse.
+USERINFO = re.compile(r"(?<=://)[^/@\s]+(?=@)")
+SECRET_VALUE = re.compile(r"(?<=[?&#;])([A-Za-z0-9_.\-]+)=([^&#\s]+)")
 VERSION_PREFIX = re.compile(r"(?:\bv|version\s?|release\s?|build\s?)$", re.IGNORECASE)
 
 
@@ -73,7 +76,7 @@ def luhn_valid(digits: str) -> bool:
 
 
 def iban_valid(candidate: str) -> bool:
-    compact = candidate.replace(" ", "")
+    compact = candidate.replace(" ", "").upper()
     if not 15 <= len(compact) <= 34:
         return False
     rearranged = compact[4:] + compact[:4]
@@ -122,16 +125,16 @@ class Deidentifier:
 
     def clean(self, text: str, owner_terms: tuple[str, ...] = ()) -> str:
         """The text with every recognised personal datum replaced by its pseudonym."""
+        # URLs first (their userinfo holds "@"), then emails (so an owner's name inside
+        # someone else's address goes with the whole address), then the owner's names.
+        if "://" in text:
+            text = URL.sub(self._clean_url, text)
+        if "@" in text:
+            text = EMAIL.sub(lambda m: self.pseudonym("email", m.group()), text)
         if owner_terms:
             pattern = self._owner_pattern(owner_terms)
             if pattern is not None:
                 text = pattern.sub(self._owner_term, text)
-        has_at = "@" in text
-        if "://" in text:
-            text = URL.sub(self._clean_url, text)
-            has_at = "@" in text
-        if has_at:
-            text = EMAIL.sub(lambda m: self.pseudonym("email", m.group()), text)
         if _DIGIT.search(text) is None:
             return text
         text = IBAN.sub(self._iban, text)
@@ -149,8 +152,9 @@ class Deidentifier:
             trail, url = url[-1] + trail, url[:-1]
         try:
             parts = urlsplit(url)
-        except ValueError:
-            return match.group()
+        except ValueError:  # not parseable: still take out userinfo and secret values
+            url = USERINFO.sub(lambda m: self.pseudonym("credential", m.group()), url)
+            return SECRET_VALUE.sub(self._secret_pair, url) + trail
         netloc = parts.netloc
         if "@" in netloc:
             userinfo, host = netloc.rsplit("@", 1)
@@ -176,16 +180,44 @@ class Deidentifier:
             rebuilt += "#" + fragment
         return rebuilt + trail
 
+    def _secret_pair(self, match: re.Match) -> str:
+        name, value = match.group(1), match.group(2)
+        return (
+            f"{name}={self.pseudonym('secret', value)}"
+            if SECRET_PARAM.match(name)
+            else match.group()
+        )
+
     def _iban(self, match: re.Match) -> str:
+        # The pattern is greedy ("DE89 ... 00 BIC COBA..." runs on): the IBAN is the longest
+        # checksum-valid prefix, and the rest is kept.
         value = match.group()
-        return self.pseudonym("iban", value.replace(" ", "")) if iban_valid(value) else value
+        ends = [i + 1 for i, char in enumerate(value) if char != " "]
+        compact = value.replace(" ", "").upper()
+        for length in range(len(compact), 14, -1):
+            if iban_valid(compact[:length]):
+                end = ends[length - 1]
+                return self.pseudonym("iban", compact[:length]) + value[end:]
+        return value
 
     def _card(self, match: re.Match) -> str:
+        # A run of digit groups may hold a card next to other numbers ("paid 30 4111 ...
+        # 1111 123"): try every run of whole groups, longest first.
         value = match.group()
-        digits = value.replace(" ", "").replace("-", "")
-        if 13 <= len(digits) <= 19 and luhn_valid(digits):
-            return self.pseudonym("card", digits)
-        return value
+        groups = [(m.start(), m.end()) for m in re.finditer(r"\d+", value)]
+        best = None
+        for first in range(len(groups)):
+            for last in range(len(groups) - 1, first - 1, -1):
+                start, end = groups[first][0], groups[last][1]
+                digits = re.sub(r"[ -]", "", value[start:end])
+                if 13 <= len(digits) <= 19 and luhn_valid(digits):
+                    if best is None or end - start > best[1] - best[0]:
+                        best = (start, end, digits)
+                    break
+        if best is None:
+            return value
+        start, end, digits = best
+        return value[:start] + self.pseudonym("card", digits) + value[end:]
 
     def _ipv4(self, match: re.Match) -> str:
         value = match.group()

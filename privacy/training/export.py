@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from access_control.models import User
 from core.timeutil import utcnow
-from privacy.consent import may_train
+from privacy.consent import FEEDBACK_OVERRIDE, may_train
 from privacy.conversations import ZERO_RETENTION
 from privacy.models import (
     ConsentChange,
@@ -92,9 +92,13 @@ class ExportOptions:
     feedback_overrides_opt_out: bool = True
 
 
-def _atomic_write(path: Path, data: str) -> None:
+def _atomic_write(path: Path, data: str, mode: int = 0o644) -> None:
     temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
+    if temporary.exists():
+        temporary.unlink()
+    # Created with its final mode: the state file holds the key and is never world-readable.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
@@ -115,13 +119,14 @@ def _snapshot(session: Session) -> tuple[dict[str, list], int]:
             OwnerPrivacy.owner_ref,
             OwnerPrivacy.plan,
             OwnerPrivacy.training_opt_out,
+            OwnerPrivacy.feedback_disclosure,
         )
     )
     owners = {}
-    for user_id, owner_ref, plan, opted_out in rows:
+    for user_id, owner_ref, plan, opted_out, disclosure in rows:
         key = _owner_key(user_id, owner_ref or "")
         if key is not None:
-            owners[key] = [plan.value if plan else None, bool(opted_out)]
+            owners[key] = [plan.value if plan else None, bool(opted_out), disclosure]
     last_change = session.execute(select(func.max(ConsentChange.id))).scalar() or 0
     return owners, last_change
 
@@ -139,7 +144,7 @@ def _exclusion_version(session: Session) -> dict:
 def _snapshot_summary(owners: dict[str, list], last_change: int, taken_at: str) -> dict:
     by_state = Counter(
         f"{plan or 'unknown'}:{'opted_out' if opted_out else 'default'}"
-        for plan, opted_out in owners.values()
+        for plan, opted_out, _disclosure in owners.values()
     )
     canonical = json.dumps(owners, sort_keys=True, separators=(",", ":")).encode()
     return {
@@ -188,9 +193,12 @@ def _load_or_start(engine: Engine, options: ExportOptions) -> tuple[dict, bool]:
     if any(options.out_dir.glob("shard-*.jsonl")):
         raise ExportError(f"{options.out_dir} holds shards of an unknown export; use a new --out")
     state = _new_state(engine, options)
-    _atomic_write(state_path, json.dumps(state))
-    os.chmod(state_path, 0o600)  # it holds the pseudonym key until the export finishes
+    _save_state(state_path, state)
     return state, False
+
+
+def _save_state(path: Path, state: dict) -> None:
+    _atomic_write(path, json.dumps(state), mode=0o600)  # it holds the pseudonym key
 
 
 def _candidate_ids(session: Session, cursor: int, max_id: int, limit: int) -> list[int]:
@@ -201,6 +209,9 @@ def _candidate_ids(session: Session, cursor: int, max_id: int, limit: int) -> li
         .limit(limit)
     )
     return list(session.execute(query).scalars())
+
+
+UNKNOWN = (None, False, "")  # an owner without a row: plan unknown, never exported
 
 
 class ShardBuilder:
@@ -223,14 +234,15 @@ class ShardBuilder:
         if row.id in excluded:
             return Reason.MODERATION, False
         key = _owner_key(row.owner_id, row.owner_ref)
-        plan, opted_out = self.consent.get(key, (None, False)) if key else (None, False)
+        plan, opted_out, disclosure = self.consent.get(key, UNKNOWN) if key else UNKNOWN
         if plan is None:
             return Reason.UNKNOWN_PLAN, False
         if may_train(Plan(plan), opted_out):
             return None, True
         if opted_out and may_train(Plan(plan), False):
-            # A plan that trains by default, opted out: only rated exchanges, if the rule says.
-            return Reason.OPTED_OUT, self.overrides
+            # A plan that trains by default, opted out: only rated exchanges, if the rule
+            # says so and the owner was told so before rating.
+            return Reason.OPTED_OUT, self.overrides and disclosure == FEEDBACK_OVERRIDE
         return Reason.NEVER_TRAINED, False
 
     def build(self, session: Session, lo: int, hi: int) -> tuple[list[str], Counter]:
@@ -393,8 +405,11 @@ def run_export(
             if not ids:
                 break
             lo, hi = state["cursor"], ids[-1]
+            session.rollback()  # each shard reads in a transaction of its own...
+            if engine.dialect.name == "postgresql":  # ...that sees one moment (exclusions too)
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             lines, counts = builder.build(session, lo, hi)
-            session.rollback()  # end the read transaction between shards
+            session.rollback()
             if lines:
                 name = f"shard-{len(state['shards']) + 1:05d}.jsonl"
                 sha = _write_shard(options.out_dir / name, lines)
@@ -402,7 +417,7 @@ def run_export(
             merged = Counter(state["counts"])
             merged.update(counts)
             state["counts"], state["cursor"] = dict(merged), hi
-            _atomic_write(state_path, json.dumps(state))
+            _save_state(state_path, state)
             if progress:
                 progress(len(ids), total)
     manifest = _manifest(state, resumed)

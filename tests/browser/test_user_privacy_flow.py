@@ -60,7 +60,7 @@ def test_opt_out_share_anonymously_and_a_visitor_files_a_notice(
     visitor.fill("input[name=email]", "sam@example.test")
     visitor.check("input[name=good_faith]")
     visitor.click("button:has-text('Send notice')")
-    assert "/notice/sent" in visitor.url
+    assert "/notice/sent" in visitor.url, visitor.content()[:2000]
     reference = visitor.locator("code").first.inner_text()
     stranger.close()
 

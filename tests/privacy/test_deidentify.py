@@ -190,3 +190,26 @@ def test_the_export_carries_no_planted_value_and_is_consistent_within_and_not_ac
     assert text.count(scrubbed_email) >= len(SENTENCES)
     _, again = run_training_export(app, tmp_path / "two")
     assert scrubbed_email not in exported_texts(again)
+
+
+@pytest.mark.parametrize(
+    ("text", "leaked"),
+    [
+        ("reset at https://smith.example.com/reset?token=abc123XYZ now", "abc123XYZ"),
+        ("https://jsmith:s3cr3t!x@example.com is the old login", "s3cr3t"),
+        ("pay DE89 3704 0044 0532 0130 00 BIC COBADEFFXXX today", "0532 0130"),
+        ("pay DE89370400440532013000 OK?", "0532013000"),
+        ("lowercase de89 3704 0044 0532 0130 00 too", "0532 0130"),
+        ("card 4111 1111 1111 1111 123 expires", "4111 1111"),
+        ("paid 30 4111 1111 1111 1111 yesterday", "4111 1111"),
+        ("write to _john.doe@example.com please", "john.doe"),
+        ("or smith@other-family.fr", "other-family"),
+    ],
+)
+def test_planted_values_next_to_other_words_and_numbers_still_go(text, leaked):
+    terms = owner_terms(display_name="John Smith", email="jsmith@example.com")
+    cleaned = Deidentifier(b"k" * 32).clean(text, terms)
+    assert leaked not in cleaned, cleaned
+    # The ordinary words around the value stay.
+    words = [w for w in text.split() if w.isalpha() and w.lower() not in ("smith", "john")]
+    assert all(word in cleaned for word in words), cleaned

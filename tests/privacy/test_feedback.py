@@ -24,7 +24,7 @@ def test_the_user_is_told_before_the_first_rating_and_not_after(app, client, fac
     stored = post_form(
         client,
         f"{page}/messages/m1/feedback",
-        {"rating": "down", "comment": "wrong year", "disclosed": "1"},
+        {"rating": "down", "comment": "wrong year", "disclosed": "override"},
         token_from=page,
     )
     assert stored.status_code == 302
@@ -58,7 +58,7 @@ def test_only_assistant_messages_can_be_rated_and_bad_input_is_refused(app, clie
         response = post_form(
             client,
             f"{page}/messages/{message_id}/feedback",
-            {**data, "disclosed": "1"},
+            {**data, "disclosed": "override"},
             token_from=page,
         )
         assert response.status_code == 422, (message_id, data)

@@ -9,6 +9,8 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from core.timeutil import utcnow
+from moderation.intake.evidence import open_evidence
+from moderation.intake.models import EvidenceVersion, Report
 from privacy.models import Message, ShareLink
 from tests.factories import make_conversation
 from tests.helpers import post_form
@@ -50,9 +52,31 @@ def test_a_link_shows_a_snapshot_without_later_messages_or_the_owners_name(app, 
     assert "zora" not in html.lower() and "Shared anonymously" in html
     assert page.headers["X-Robots-Tag"].startswith("noindex")
     assert '<meta name="robots" content="noindex' in html
-    # The notice flow is reachable from the shared page itself.
-    assert f'href="/notice/{conversation.public_ref}"' in html
-    assert visitor.get(f"/notice/{conversation.public_ref}").status_code == 200
+    # The notice flow is reachable from the shared page itself, and reports what it shows.
+    assert f'href="{link}/notice"' in html
+    notice_page = visitor.get(f"{link}/notice?message=m1")
+    assert notice_page.status_code == 200
+    form = notice_page.get_data(as_text=True)
+    assert 'value="m2"' not in form  # the later message is not offered
+    filed = post_form(
+        visitor,
+        f"{link}/notice",
+        {
+            "category": "scam_fraud",
+            "explanation": "It asks for card details.",
+            "message_ids": ["m1"],
+            "name": "Sam",
+            "email": "sam@example.test",
+            "good_faith": "y",
+        },
+        token_from=f"{link}/notice",
+    )
+    assert filed.status_code == 302, filed.get_data(as_text=True)[:500]
+    with Session(app.extensions["vigil.engine"]) as db:
+        report = db.exec(select(Report)).one()
+        evidence = db.get(EvidenceVersion, report.evidence_version_id)
+        document = open_evidence(db, evidence=evidence, keys=app.extensions["vigil.intake"].keys)
+    assert [m["text"] for m in document["messages"]] == ["first question", "first answer"]
 
 
 def test_show_my_name_is_opt_in(app, client, factory):
@@ -88,6 +112,7 @@ def test_revoked_and_expired_links_answer_410_and_opens_are_counted(app, client,
         response = visitor.get(gone)
         assert response.status_code == 410
         assert "no longer available" in response.get_data(as_text=True)
+        assert visitor.get(f"{gone}/notice").status_code == 410
     assert visitor.get("/s/" + "A" * 32).status_code == 404
     states = re.findall(
         r'<td class="state">(\w+)</td>', client.get("/shares").get_data(as_text=True)
@@ -123,3 +148,16 @@ def test_the_raw_token_is_not_in_the_database(app, client, factory):
     dump = repr(rows)
     assert token not in dump
     assert "general kenobi" not in dump  # the frozen copy is sealed like message text
+
+
+def test_a_deleted_conversations_links_answer_410(app, client, factory):
+    owner = factory.make_user()
+    conversation = make_conversation(app, owner, texts=("to be deleted", "ok"))
+    factory.login(client, owner)
+    link = _share(client, conversation.id)
+    page = f"/conversations/{conversation.id}/delete"
+    assert post_form(client, page, {"confirm": "y"}, token_from=page).status_code == 200
+    assert app.test_client().get(link).status_code == 410
+    with Session(app.extensions["vigil.engine"]) as db:
+        [row] = db.exec(select(ShareLink)).all()
+        assert row.revoked_at is not None and "to be deleted" not in row.snapshot

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 
 import pytest
 
@@ -241,8 +240,9 @@ def test_the_manifest_hashes_each_shard_and_the_output_dir_is_not_reused(app, fa
     assert again.exit_code != 0 and "already holds a finished export" in again.output
 
 
+@pytest.mark.parametrize("crash", ["writing-a-shard", "after-a-shard-before-its-state"])
 def test_a_crashed_export_resumes_without_duplicates_and_keeps_its_consent_snapshot(
-    app, client, factory, tmp_path, monkeypatch
+    app, factory, tmp_path, monkeypatch, crash
 ):
     from privacy.training import export
 
@@ -250,26 +250,30 @@ def test_a_crashed_export_resumes_without_duplicates_and_keeps_its_consent_snaps
     for i in range(6):
         user = factory.make_user(email=f"u{i}@example.test")
         set_plan(app, user, plan="free")
-        make_conversation(app, user, texts=(f"marker-{i} hello", "answer"))
+        # The same third-party email on both sides of the crash.
+        make_conversation(app, user, texts=(f"marker-{i} write to kim.lee@example.org", "ok"))
         users.append(user)
-    _, clean = run_training_export(app, tmp_path / "clean", "--shard-size", "2")
 
-    real_write, calls = export._write_shard, []
+    calls = []
+    target = "_write_shard" if crash == "writing-a-shard" else "_save_state"
+    real = getattr(export, target)
 
-    def crash_on_second(path, lines):
-        calls.append(path)
+    def crash_on_second(*args):
+        calls.append(args[0])
         if len(calls) == 2:
             raise OSError("disk full (simulated)")
-        return real_write(path, lines)
+        return real(*args)
 
-    monkeypatch.setattr(export, "_write_shard", crash_on_second)
+    monkeypatch.setattr(export, target, crash_on_second)
     out = tmp_path / "crashed"
     crashed = app.test_cli_runner().invoke(
         args=["training", "export", "--out", str(out), "--shard-size", "2"]
     )
     assert crashed.exit_code != 0
-    assert (out / "export-state.json").exists() and not (out / "manifest.json").exists()
-    monkeypatch.setattr(export, "_write_shard", real_write)
+    state = out / "export-state.json"
+    assert state.exists() and not (out / "manifest.json").exists()
+    assert state.stat().st_mode & 0o077 == 0  # the key is never readable by others
+    monkeypatch.setattr(export, target, real)
     # Consent changed after the export started: the resumed export still uses the snapshot.
     set_plan(app, users[5], plan="free", opt_out=True)
 
@@ -277,13 +281,30 @@ def test_a_crashed_export_resumes_without_duplicates_and_keeps_its_consent_snaps
 
     assert manifest["resumed"] is True
     markers = [r["messages"][0]["text"].split()[0] for r in records]
-    assert sorted(markers) == sorted(set(markers)) == [f"marker-{i}" for i in range(6)]
-    assert len(records) == len(clean) == manifest["included"]["conversations"] == 6
-    ids = [r["id"] for r in records]
-    assert len(set(ids)) == 6  # one key across the crash: ids stay consistent
-    state_files = list(out.glob("*.json"))
-    assert [p.name for p in state_files] == ["manifest.json"]
-    assert json.loads((out / "manifest.json").read_text())["export_id"] == manifest["export_id"]
+    assert markers == [f"marker-{i}" for i in range(6)]  # each once, in order
+    assert manifest["included"]["conversations"] == 6
+    pseudonyms = {r["messages"][0]["text"].split("write to ", 1)[1] for r in records}
+    assert len(pseudonyms) == 1 and pseudonyms.pop().startswith("[email:")  # one key
+    assert sorted(p.name for p in out.iterdir()) == [
+        "manifest.json",
+        "shard-00001.jsonl",
+        "shard-00002.jsonl",
+        "shard-00003.jsonl",
+    ]
+
+
+def test_feedback_overrides_an_opt_out_only_for_owners_told_so(app, client, tmp_path):
+    headers = Api(client, make_token(app, scopes=("conversations:write", "privacy:write")))
+    headers = headers.headers()
+    assert _privacy(client, headers, "o-told", {"plan": "free", "training_opt_out": True})
+    _api_conversation(client, headers, "c-told", "o-told", "marker-told question")
+    app.config["VIGIL"]["FEEDBACK_OVERRIDES_OPT_OUT"] = False  # told: "opt-out wins"
+    _rate(client, headers, "c-told")
+    app.config["VIGIL"]["FEEDBACK_OVERRIDES_OPT_OUT"] = True  # the setting flips later
+
+    _, records = run_training_export(app, tmp_path / "out")
+
+    assert [r for r in records if r["type"] == "feedback"] == []
 
 
 def test_zero_retention_text_is_never_stored_outside_report_evidence(app, client, db):
