@@ -33,6 +33,7 @@ OBJECTS = (
     "policy",
     "queue",
     "report",
+    "reporter_identity",
     "role_grant",
     "self_service",
     "workspace",

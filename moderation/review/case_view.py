@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from access_control.guard import authorize
 from access_control.models import User
 from access_control.permissions import Resource
 from audit.access_log import access_summary
@@ -22,6 +23,7 @@ from moderation.intake.models import Case, EvidenceVersion, Report
 from moderation.review.access import reason_for_look
 from moderation.review.claims import live_claim
 from moderation.review.models import CaseEvent, ReviewPreference
+from moderation.review.subject import reports_of_case, subject_history
 
 
 def current_evidence(session: Session, case: Case) -> EvidenceVersion:
@@ -79,6 +81,9 @@ def case_view(
     reports = session.exec(
         select(Report).where(Report.case_id == case.id).order_by(col(Report.id))
     ).all()
+    # Reporters' statements are sealed with the evidence: opened only now, too. Names and
+    # emails of notifiers only for a role that may unmask them.
+    may_unmask = authorize(user, Resource(kind="reporter_identity"), "read")
     claim = live_claim(session, case_id=case.id, now=now)
     prefs = session.get(ReviewPreference, user.id)
     return {
@@ -86,6 +91,8 @@ def case_view(
         "snapshot": snapshot,
         "reported": {mid for r in reports for mid in json.loads(r.message_ids or "[]")},
         "reports": reports,
+        "report_views": reports_of_case(session, case=case, keys=keys, may_unmask=may_unmask),
+        "history": subject_history(session, case=case),
         "claim": claim if claim and claim.reviewer_id == user.id else None,
         "reason": logged,
         "category": taxonomy.category(case.category),

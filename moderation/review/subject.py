@@ -1,0 +1,139 @@
+"""What the reviewer sees of the people and history around a case: each report's own words,
+reporters as stable pseudonyms, and the subject's other cases with their outcomes."""
+
+from __future__ import annotations
+
+import json
+import string
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, or_, select
+
+from moderation.intake.evidence import EvidenceKeys, case_data_key, open_statement
+from moderation.intake.models import Case, Report
+from moderation.review.models import CaseDecision
+from privacy.models import Conversation
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """One report as a reviewer reads it."""
+
+    ref: str
+    created_at: datetime
+    channel: str
+    source_type: str
+    category: str
+    reporter: str  # "Reporter A": the same reporter keeps one pseudonym within the case
+    trusted_flagger: bool
+    message_ids: list[str]  # the exact location ([] = the whole conversation)
+    words: str  # the description, or the notice's explanation
+    good_faith: bool
+    contact: str  # the notifier's name and email, only for a role that may unmask
+
+
+def pseudonym(index: int) -> str:
+    """A, B, ..., Z, AA, AB, ...: short, stable labels in order of first report."""
+    letters = string.ascii_uppercase
+    label = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        label = letters[rest] + label
+    return f"Reporter {label}"
+
+
+def reports_of_case(
+    session: Session, *, case: Case, keys: EvidenceKeys, may_unmask: bool
+) -> list[ReportView]:
+    """Every report of the case with its statement opened (call only after the look is
+    logged: statements are sealed with the evidence)."""
+    reports = session.exec(
+        select(Report).where(Report.case_id == case.id).order_by(col(Report.id))
+    ).all()
+    data_key = case_data_key(session, case=case, keys=keys) if reports else b""
+    labels: dict[str, str] = {}
+    views = []
+    for report in reports:
+        label = labels.setdefault(report.reporter_key, pseudonym(len(labels)))
+        statement = (
+            open_statement(
+                data_key, case_id=case.id, report_ref=report.ref, blob=report.statement_sealed
+            )
+            if report.statement_sealed
+            else {}
+        )
+        name, email = statement.get("name", ""), statement.get("email", "")
+        if may_unmask:
+            contact = " ".join(part for part in (name, f"<{email}>" if email else "") if part)
+        else:
+            contact = "given (hidden)" if name or email else ""
+        views.append(
+            ReportView(
+                ref=report.ref,
+                created_at=report.created_at,
+                channel=report.channel.value,
+                source_type=report.source_type,
+                category=report.category,
+                reporter=label,
+                trusted_flagger=report.source_type == "trusted_flagger",
+                message_ids=json.loads(report.message_ids or "[]"),
+                words=statement.get("description") or statement.get("explanation") or "",
+                good_faith=report.good_faith,
+                contact=contact,
+            )
+        )
+    return views
+
+
+@dataclass(frozen=True)
+class RelatedCase:
+    ref: str
+    id: int
+    state: str
+    category: str
+    opened_at: datetime
+    outcome: str  # the latest decision's outcome, or "" while undecided
+    relation: str  # "same conversation" or "same owner"
+
+
+def subject_history(session: Session, *, case: Case) -> list[RelatedCase]:
+    """Other cases about the same conversation or the same owner, newest first."""
+    conversation = session.get(Conversation, case.conversation_id)
+    same_owner = []
+    if conversation is not None and conversation.owner_id is not None:
+        same_owner.append(Conversation.owner_id == conversation.owner_id)
+    if conversation is not None and conversation.owner_ref:
+        same_owner.append(Conversation.owner_ref == conversation.owner_ref)
+    conditions = [Case.conversation_id == case.conversation_id]
+    if same_owner:
+        conditions.append(or_(*same_owner))
+    query = (
+        select(Case)
+        .join(Conversation, col(Conversation.id) == col(Case.conversation_id))
+        .where(Case.id != case.id, or_(*conditions))
+        .order_by(col(Case.id).desc())
+        .limit(50)
+    )
+    related = []
+    for other in session.exec(query):
+        decision = session.exec(
+            select(CaseDecision)
+            .where(CaseDecision.case_id == other.id)
+            .order_by(col(CaseDecision.id).desc())
+        ).first()
+        related.append(
+            RelatedCase(
+                ref=other.ref,
+                id=other.id,
+                state=other.state.value,
+                category=other.category,
+                opened_at=other.first_reported_at,
+                outcome=decision.outcome.value if decision else "",
+                relation="same conversation"
+                if other.conversation_id == case.conversation_id
+                else "same owner",
+            )
+        )
+    return related
