@@ -75,6 +75,23 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def longest_valid_iban(compact: str) -> int:
+    """The length of the longest prefix of `compact` that is a valid IBAN (0: none).
+
+    One pass: the mod-97 of the digits after the check digits grows character by
+    character, and the moved country code and check digits are added at each length.
+    """
+    head = "".join(str(int(char, 36)) for char in compact[:4])
+    shift, tail = pow(10, len(head), 97), int(head) % 97
+    remainder, best = 0, 0
+    for index in range(4, min(len(compact), 34)):
+        for digit in str(int(compact[index], 36)):
+            remainder = (remainder * 10 + ord(digit) - 48) % 97
+        if index + 1 >= 15 and (remainder * shift + tail) % 97 == 1:
+            best = index + 1
+    return best
+
+
 def iban_valid(candidate: str) -> bool:
     compact = candidate.replace(" ", "").upper()
     if not 15 <= len(compact) <= 34:
@@ -192,13 +209,12 @@ class Deidentifier:
         # The pattern is greedy ("DE89 ... 00 BIC COBA..." runs on): the IBAN is the longest
         # checksum-valid prefix, and the rest is kept.
         value = match.group()
-        ends = [i + 1 for i, char in enumerate(value) if char != " "]
         compact = value.replace(" ", "").upper()
-        for length in range(len(compact), 14, -1):
-            if iban_valid(compact[:length]):
-                end = ends[length - 1]
-                return self.pseudonym("iban", compact[:length]) + value[end:]
-        return value
+        length = longest_valid_iban(compact)
+        if not length:
+            return value
+        end = [i + 1 for i, char in enumerate(value) if char != " "][length - 1]
+        return self.pseudonym("iban", compact[:length]) + value[end:]
 
     def _card(self, match: re.Match) -> str:
         # A run of digit groups may hold a card next to other numbers ("paid 30 4111 ...

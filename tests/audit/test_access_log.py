@@ -129,11 +129,13 @@ def test_the_unique_previous_hash_refuses_a_fork(access_log, db):
         )
 
 
-def test_access_summary_counts_allowed_accesses_by_reason_without_names(access_log):
-    access_log.append(2, case_id="42")
-    access_log.append(1, case_id="42", reason=ReasonCode.SECOND_REVIEW)
-    access_log.append(1, case_id="42", decision=Decision.DENIED, reason=None)
-    access_log.append(3, case_id="other")
+def test_access_summary_counts_staff_who_looked_by_reason_without_names(access_log, factory):
+    first, second = factory.make_user(), factory.make_user()
+    access_log.append(3, case_id="42", actor=first)  # one person, three page loads: one
+    access_log.append(1, case_id="42", actor=second)
+    access_log.append(1, case_id="42", actor=second, reason=ReasonCode.SECOND_REVIEW)
+    access_log.append(1, case_id="42", actor=first, decision=Decision.DENIED, reason=None)
+    access_log.append(3, case_id="other", actor=first)
     with session_scope(access_log.engine) as session:
         summary = access_summary(session, 42)
     assert summary == {"ASSIGNED_REVIEW": 2, "SECOND_REVIEW": 1}
