@@ -53,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
     # empty: DATABASE_URL. See the README's "Training export".
     "TRAINING_DATABASE_URL": "",
     "SHARE_LIMIT_PER_ADDRESS": "120 per minute",  # shared-link page views per address
+    # Where decisions apply, for statements of reasons (comma-separated EU/EEA codes,
+    # Greece = GR); empty: the whole EEA.
+    "STATEMENT_TERRITORIAL_SCOPE": "",
 }
 
 SECRET_SETTINGS = ("SECRET_KEY", "EVIDENCE_KEY", "AUDIT_SIGNING_KEY")

@@ -1,10 +1,13 @@
-"""Command line: `keys rotate-evidence`, `moderation refresh-priorities`, `seed-demo`."""
+"""Command line: keys rotate-evidence, moderation (priorities, statements), seed-demo."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlmodel import Session
 
 from core.cli import command_group
 from core.config import setting
@@ -62,6 +65,34 @@ def refresh_priorities_command(every: int) -> None:
         if not every:
             return
         time.sleep(every)
+
+
+@moderation_cli.command("export-statements")
+@click.option(
+    "--since",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="First day (YYYY-MM-DD, UTC) of the decisions to export.",
+)
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="JSON Lines file to write (default: standard output).",
+)
+def export_statements(since, out_file: Path | None) -> None:
+    """Statements of reasons as JSON Lines, ready for the DSA Transparency Database API."""
+    from moderation.review.statements import dumps, statements_since
+
+    with Session(current_app.extensions["vigil.engine"]) as session:
+        lines = [dumps(statement) for statement in statements_since(session, since.date())]
+    text = "".join(line + "\n" for line in lines)
+    if out_file is None:
+        click.echo(text, nl=False)
+    else:
+        out_file.write_text(text, encoding="utf-8")
+        click.echo(f"{len(lines)} statements written to {out_file}", err=True)
 
 
 @click.command("seed-demo")

@@ -11,7 +11,7 @@ from access_control.accounts import find_by_email
 from access_control.demo import seed_accounts
 from access_control.models import User
 from core.timeutil import utcnow
-from moderation.intake.models import Channel
+from moderation.intake.models import Case, Channel
 from moderation.intake.notice import file_notice
 from moderation.intake.reports import Reporter, report_own_conversation, report_stored_conversation
 from moderation.intake.settings import IntakeSettings
@@ -160,12 +160,135 @@ def seed_intake(session: Session, *, owner: User, settings: IntakeSettings, pepp
     return created
 
 
+# Decided demo cases (harmless placeholders): ground, action, legal or terms ground, facts.
+# Decided demo cases (harmless placeholders): category, ground, action, law or term, facts.
+DECIDED_CONVERSATIONS = [
+    (
+        "scam_fraud",
+        "illegal",
+        "remove",
+        "Directive (EU) 2019/713 (payment fraud)",
+        "A message asks for card details for a fake prize.",
+    ),
+    (
+        "harassment",
+        "incompatible",
+        "remove",
+        "Terms 3.1: no targeted harassment",
+        "Repeated insults aimed at one named person.",
+    ),
+    (
+        "illegal_goods",
+        "illegal",
+        "disable_share_links",
+        "Regulation (EU) 2019/1148 (precursors)",
+        "A shared conversation gave a shopping list for a restricted substance.",
+    ),
+    (
+        "privacy_violation",
+        "illegal",
+        "remove",
+        "GDPR Art. 6 (no lawful basis)",
+        "A private home address was posted with a call to visit.",
+    ),
+    (
+        "scam_fraud",
+        "illegal",
+        "restrict",
+        "Directive (EU) 2019/713 (payment fraud)",
+        "The same account sent prize scams in several conversations.",
+    ),
+    (
+        "ip_infringement",
+        "incompatible",
+        "remove",
+        "Terms 5.2: no pirated material",
+        "A full copyrighted book chapter was pasted for sharing.",
+    ),
+]
+
+
+def seed_decided(session: Session, *, owner: User, reviewer: User, settings: IntakeSettings) -> int:
+    """Demo cases already decided, so the statements of reasons export has something."""
+    from moderation.review import claims
+    from moderation.review.decisions import DecisionInput, decide_case
+
+    created, now = 0, utcnow()
+    for index, (category, ground, action, law, facts) in enumerate(DECIDED_CONVERSATIONS):
+        external_id = f"demo-decided-{index + 1}"
+        if session.exec(
+            select(Conversation.id).where(Conversation.external_id == external_id)
+        ).first():
+            continue
+        conversation = create_conversation(
+            session,
+            owner=owner,
+            model_id="vigil-demo-1",
+            title=f"Decided demo case {index + 1}",
+            external_id=external_id,
+            language="en",
+            messages=[
+                MessageDraft(
+                    role="user",
+                    text=f"[simulated {category.replace('_', ' ')} message]",
+                    external_id="m0",
+                    created_at=now - timedelta(days=3),
+                ),
+                MessageDraft(
+                    role="assistant",
+                    text="I can't help with that.",
+                    external_id="m1",
+                    created_at=now - timedelta(days=3),
+                ),
+            ],
+        )
+        report = report_stored_conversation(
+            session,
+            settings=settings,
+            conversation=conversation,
+            channel=Channel.API,
+            reporter=Reporter(key=f"api:demo-decided-{index}"),
+            message_ids=["m0"],
+            category=category,
+            statement={"description": "Demo report, decided."},
+            source_type="user_notice",
+        )
+        claim = claims.claim_case(
+            session, case_id=report.case_id, reviewer=reviewer, lease=timedelta(minutes=5), now=now
+        )
+        decide_case(
+            session,
+            case=session.get(Case, report.case_id),
+            reviewer=reviewer,
+            token=claim.token,
+            decision=DecisionInput(
+                outcome=action,
+                labels=(category,),
+                ground=ground,
+                legal_ground=law if ground == "illegal" else "",
+                terms_ground=law if ground == "incompatible" else "",
+                explanation="Demo decision: " + facts,
+                facts=facts,
+                restricted_until=(now + timedelta(days=30)).date()
+                if action == "restrict"
+                else None,
+                confirmed=True,
+            ),
+            now=now,
+        )
+        created += 1
+    return created
+
+
 def seed_demo(session: Session, *, instance: Path, settings: IntakeSettings, pepper: str) -> dict:
     """Create the demo accounts and conversations that are missing; return the logins."""
     logins = seed_accounts(session, instance)
     owner = find_by_email(session, "user@vigil.example")
+    reviewer = find_by_email(session, "reviewer@vigil.example")
     if owner is not None:
         seed_intake(session, owner=owner, settings=settings, pepper=pepper)
+        if reviewer is not None:
+            seed_decided(session, owner=owner, reviewer=reviewer, settings=settings)
         if privacy_of(session, Owner(user_id=owner.id)) is None:
             # Una is on the Free plan: her conversations train unless she opts out.
             set_privacy(

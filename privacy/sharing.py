@@ -177,3 +177,15 @@ def revoke_link(session: Session, *, owner: User, link_id: int) -> ShareLink | N
         session.add(row)
         session.flush()
     return row
+
+
+def revoke_links_of(session: Session, *, conversation_id: int) -> int:
+    """Revoke every live link to a conversation (a moderation decision); how many."""
+    result = session.execute(
+        update(ShareLink)
+        .where(
+            col(ShareLink.conversation_id) == conversation_id, col(ShareLink.revoked_at).is_(None)
+        )
+        .values(revoked_at=utcnow())
+    )
+    return result.rowcount or 0

@@ -136,3 +136,21 @@ def exported_texts(records) -> str:
         else:
             parts.extend([record["input"] or "", record["output"], record["comment"]])
     return "\n".join(parts)
+
+
+def decision_form(token: str, **overrides) -> dict:
+    """A complete decision form as a reviewer fills it (illegal content, removed, confirmed);
+    keyword arguments replace fields."""
+    form = {
+        "token": token,
+        "labels": ["scam_fraud"],
+        "ground": "illegal",
+        "legal_ground": "Directive (EU) 2019/713 (fraud with non-cash means of payment)",
+        "explanation": "The message impersonates a bank to obtain card numbers.",
+        "facts": "Two reporters flagged message m1, which asks for card details for a prize.",
+        "outcome": "remove",
+        "automated_decision": "not_automated",
+        "confirm": "yes",
+    }
+    form.update(overrides)
+    return form

@@ -14,7 +14,7 @@ from core.timeutil import utcnow
 from moderation.intake.models import CaseState
 from moderation.intake.settings import current_intake
 from moderation.review import access, case_view, claims
-from moderation.review.decisions import add_note, decide_case, escalate_case
+from moderation.review.decisions import DecisionInput, add_note, decide_case, escalate_case
 from moderation.review.web import (
     case_content,
     case_or_404,
@@ -130,12 +130,7 @@ def release(case_id: int):
 @requires("case", "claim", queue=case_queue)
 def decision(case_id: int):
     def verb(db, **kwargs):
-        decide_case(
-            db,
-            outcome=request.form.get("outcome", ""),
-            labels=request.form.getlist("labels"),
-            **kwargs,
-        )
+        decide_case(db, decision=DecisionInput.from_form(request.form), **kwargs)
         flash("Decision recorded; the case is closed.")
         return redirect(url_for("review.overview"))
 

@@ -56,6 +56,13 @@ def _take(session: Session, *, case_id: int, reviewer: User, lease: timedelta, n
     return session.get(CaseClaim, case_id, populate_existing=True)
 
 
+def claim_case(
+    session: Session, *, case_id: int, reviewer: User, lease: timedelta, now: datetime
+) -> CaseClaim | None:
+    """Claim one given case if it is free (demo data, tests); None if someone holds it."""
+    return _take(session, case_id=case_id, reviewer=reviewer, lease=lease, now=now)
+
+
 def release_all(session: Session, *, reviewer: User, now: datetime) -> None:
     """Return the reviewer's live claims to their queues (one case at a time)."""
     mine = session.exec(select(CaseClaim).where(CaseClaim.reviewer_id == reviewer.id)).all()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
@@ -71,12 +71,33 @@ class BreakGlassGrant(SQLModel, table=True):
 
 
 class Outcome(enum.StrEnum):
-    """What a decision does to the reported content."""
+    """What a decision does (its action)."""
 
     NO_ACTION = "no_action"
+    DISABLE_SHARE_LINKS = "disable_share_links"
     REMOVE = "remove"
-    RESTRICT = "restrict"
+    RESTRICT = "restrict"  # the account, until a date
     REFER_TO_LAW_ENFORCEMENT = "refer_to_law_enforcement"
+
+
+# Actions that restrict someone: they ask for confirmation and produce a statement of reasons.
+DESTRUCTIVE = frozenset({Outcome.DISABLE_SHARE_LINKS, Outcome.REMOVE, Outcome.RESTRICT})
+
+
+class Ground(enum.StrEnum):
+    """Why: illegal content (with its legal ground), against the terms but legal, or neither."""
+
+    ILLEGAL = "illegal"
+    INCOMPATIBLE = "incompatible"
+    NO_VIOLATION = "no_violation"
+
+
+class Automation(enum.StrEnum):
+    """How far the decision itself was automated (DSA automated_decision)."""
+
+    NOT_AUTOMATED = "not_automated"
+    PARTIALLY = "partially"
+    FULLY = "fully"
 
 
 class CaseDecision(SQLModel, table=True):
@@ -90,6 +111,24 @@ class CaseDecision(SQLModel, table=True):
     outcome: Outcome = Field(sa_column=enum_column(Outcome, 32))
     labels: str = Field(default="", max_length=400)  # comma-separated taxonomy keys
     decided_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    ground: Ground = Field(
+        default=Ground.NO_VIOLATION,
+        sa_column=enum_column(Ground, 16, server_default="no_violation"),
+    )
+    # The law (illegal) or the term (incompatible) relied on, and why the content breaks it.
+    legal_ground: str = Field(default="", max_length=500)
+    terms_ground: str = Field(default="", max_length=500)
+    explanation: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # Facts and circumstances, in the decider's own words (DSA Art. 17(3)(b)).
+    facts: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    automated_detection: bool = Field(default=False)
+    automated_decision: Automation = Field(
+        default=Automation.NOT_AUTOMATED,
+        sa_column=enum_column(Automation, 16, server_default="not_automated"),
+    )
+    restricted_until: date | None = Field(default=None)
+    # The decision this one replaces (decisions are append-only; history stays).
+    supersedes_id: int | None = Field(default=None, foreign_key="case_decision.id")
 
 
 class ReviewPreference(SQLModel, table=True):

@@ -15,9 +15,11 @@ def test_seed_demo_adds_conversations_and_reports_once(app, db):
             result = runner.invoke(args=["seed-demo"])
         assert result.exit_code == 0, result.output
     conversations = db.exec(select(Conversation)).all()
-    assert len(conversations) == 5
+    # Five to work on, six already decided (their statements of reasons export).
+    assert len(conversations) == 5 + 6
     assert {r.channel for r in db.exec(select(Report))} == {"web", "notice", "api"}
-    assert len(db.exec(select(Report)).all()) == 5
+    assert len(db.exec(select(Report)).all()) == 5 + 6
+    assert len([c for c in db.exec(select(Case)) if c.state == "open"]) == 4  # the five demo reports make four open cases
     assert {c.language for c in conversations} == {"en", "de"}
     assert {c.language for c in db.exec(select(Case))} == {"en", "de"}
     queues = {c.queue for c in db.exec(select(Case))}

@@ -4,7 +4,7 @@ subject's history; notifiers' names only for legal."""
 from __future__ import annotations
 
 from tests.factories import make_token
-from tests.helpers import Api, claim_next, post_form, report_body
+from tests.helpers import Api, claim_next, decision_form, post_form, report_body
 
 CONVERSATION = "conv-subject"
 
@@ -21,7 +21,7 @@ def _decide(client, case_id, token, outcome="no_action"):
     response = post_form(
         client,
         f"/review/cases/{case_id}/decision",
-        {"token": token, "labels": ["scam_fraud"], "outcome": outcome},
+        decision_form(token, ground="no_violation", outcome=outcome, confirm=""),
         token_from=f"/review/cases/{case_id}",
     )
     assert response.status_code == 302, response.get_data(as_text=True)[:300]

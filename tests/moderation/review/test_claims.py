@@ -14,7 +14,7 @@ from core.timeutil import utcnow
 from moderation.review import claims
 from moderation.review.models import CaseClaim
 from tests.factories import make_case
-from tests.helpers import claim_next, post_form
+from tests.helpers import claim_next, decision_form, post_form
 
 
 def _expire_claim(app, case_id: int) -> None:
@@ -79,7 +79,7 @@ def test_expired_lease_is_reclaimed_and_old_token_gets_409(app, client, factory)
     fresh = post_form(
         other,
         f"/review/cases/{case_id}/decision",
-        {"token": new_token, "outcome": "remove", "labels": "scam_fraud"},
+        decision_form(new_token),
         token_from="/account",
     )
     assert fresh.status_code == 302
@@ -127,8 +127,9 @@ def test_a_reassignment_racing_a_decision_waits_and_then_finds_the_case_closed(
                     case=session.get(Case, case_id),
                     reviewer=deciding,
                     token=token,
-                    outcome=sorted(Outcome)[0],
-                    labels=[],
+                    decision=review_service.DecisionInput(
+                        outcome=Outcome.NO_ACTION, facts="A test decision."
+                    ),
                     now=utcnow(),
                 )
         except BaseException as exc:
