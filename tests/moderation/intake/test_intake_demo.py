@@ -19,7 +19,8 @@ def test_seed_demo_adds_conversations_and_reports_once(app, db):
     assert len(conversations) == 5 + 6
     assert {r.channel for r in db.exec(select(Report))} == {"web", "notice", "api"}
     assert len(db.exec(select(Report)).all()) == 5 + 6
-    assert len([c for c in db.exec(select(Case)) if c.state == "open"]) == 4  # the five demo reports make four open cases
+    # The five demo reports make four open cases (two reports join one case).
+    assert len([c for c in db.exec(select(Case)) if c.state == "open"]) == 4
     assert {c.language for c in conversations} == {"en", "de"}
     assert {c.language for c in db.exec(select(Case))} == {"en", "de"}
     queues = {c.queue for c in db.exec(select(Case))}
