@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import ipaddress
 import re
-from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlsplit
 
 import phonenumbers
@@ -90,15 +89,6 @@ def longest_valid_iban(compact: str) -> int:
         if index + 1 >= 15 and (remainder * shift + tail) % 97 == 1:
             best = index + 1
     return best
-
-
-def iban_valid(candidate: str) -> bool:
-    compact = candidate.replace(" ", "").upper()
-    if not 15 <= len(compact) <= 34:
-        return False
-    rearranged = compact[4:] + compact[:4]
-    number = "".join(str(int(char, 36)) for char in rearranged)
-    return int(number) % 97 == 1
 
 
 class Deidentifier:
@@ -296,8 +286,3 @@ def owner_terms(*, display_name: str = "", email: str = "") -> tuple[str, ...]:
         terms.append(local)
         terms.extend(part for part in re.split(r"[._+\-]+", local) if len(part) >= 3)
     return tuple(dict.fromkeys(terms))
-
-
-def clean_all(deidentifier: Deidentifier, texts: Iterable[str]) -> list[str]:
-    """De-identify many texts (benchmarks and tests)."""
-    return [deidentifier.clean(text) for text in texts]
