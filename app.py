@@ -21,6 +21,7 @@ MODEL_MODULES = (
     "moderation.intake.models",
     "moderation.api.models",
     "moderation.review.models",
+    "moderation.notify.models",
 )
 
 

@@ -45,6 +45,8 @@ class EventType(enum.StrEnum):
     ROLE_REVOKED = "role.revoked"
     TOKEN_CREATED = "token.created"  # noqa: S105 (an event name)
     TOKEN_REVOKED = "token.revoked"  # noqa: S105 (an event name)
+    WEBHOOK_ADDED = "webhook.added"
+    WEBHOOK_DISABLED = "webhook.disabled"
 
 
 class AdminEvent(SQLModel, table=True):

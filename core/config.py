@@ -56,6 +56,12 @@ DEFAULTS: dict[str, Any] = {
     # Where decisions apply, for statements of reasons (comma-separated EU/EEA codes,
     # Greece = GR); empty: the whole EEA.
     "STATEMENT_TERRITORIAL_SCOPE": "",
+    # Webhooks to the chat backend (docs/webhooks.md): one attempt's timeout, attempts
+    # before giving up, and the backoff base * 2^(attempt-1), capped.
+    "WEBHOOK_TIMEOUT_SECONDS": 10,
+    "WEBHOOK_MAX_ATTEMPTS": 10,
+    "WEBHOOK_BACKOFF_SECONDS": 30,
+    "WEBHOOK_BACKOFF_CAP_SECONDS": 21600,  # 6 hours
 }
 
 SECRET_SETTINGS = ("SECRET_KEY", "EVIDENCE_KEY", "AUDIT_SIGNING_KEY")

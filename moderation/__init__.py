@@ -1,4 +1,5 @@
-"""moderation: intake (web, notice, cases, evidence), the JSON API, the reviewer workspace."""
+"""moderation: intake (web, notice, cases, evidence), the JSON API, the reviewer workspace,
+and webhooks to the chat backend (notify)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Intake settings, the intake, API and review blueprints, the CLI, home links."""
+    """Intake and webhook settings, the intake, API and review blueprints, the CLI, home links."""
     from access_control.guard import authorize
     from core.config import ConfigError
     from core.views import add_home_link
@@ -15,6 +16,7 @@ def init_app(app: Flask) -> None:
     from moderation.intake.rights import reported_conversations, reports_filed_by
     from moderation.intake.settings import intake_settings
     from moderation.intake.views import moderation_bp
+    from moderation.notify import cli as webhooks_cli
     from moderation.review import break_glass_views, case_views, queue_views  # noqa: F401
     from moderation.review.queues import may_use_workspace
     from moderation.review.web import review_bp
@@ -33,6 +35,7 @@ def init_app(app: Flask) -> None:
     app.extensions["csrf"].exempt(api_bp)
     app.register_blueprint(review_bp)
     cli.init_app(app)
+    webhooks_cli.init_app(app)
     # Data rights: a person's download lists their reports; erasure keeps report evidence.
     add_data_section(app, "reports", reports_filed_by)
     add_hold_check(app, reported_conversations)

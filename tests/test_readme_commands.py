@@ -33,7 +33,7 @@ def _argv(line: str, **more: str) -> list[str]:
 def test_the_readme_shows_the_commands_every_package_registers():
     groups = {line.split()[3] for line in readme_command_lines()}
     expected = {"db", "users", "policy", "seed-demo", "tokens", "keys", "moderation", "audit"}
-    expected |= {"privacy", "training"}
+    expected |= {"privacy", "training", "webhooks"}
     assert expected <= groups
 
 

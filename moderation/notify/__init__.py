@@ -1,0 +1,1 @@
+"""notify: signed webhooks to the chat backend, sent from an outbox (the decision side enqueues)."""
