@@ -20,6 +20,10 @@ DEMO_PEOPLE = [
     ("auditor@vigil.example", "Aud Itor", ["auditor"]),
     ("reviewer@vigil.example", "Rey Viewer", ["reviewer:general"]),
     ("specialist@vigil.example", "Spec Ialist", ["specialist:child_safety"]),
+    ("second@vigil.example", "Sec Ond", ["specialist:child_safety", "specialist:general"]),
+    ("appeals@vigil.example", "App Eals", ["reviewer:appeals"]),
+    ("qa@vigil.example", "Quinn Assurance", ["qa"]),
+    ("legal@vigil.example", "Lee Gal", ["specialist:legal"]),
     ("user@vigil.example", "Una User", []),
 ]
 

@@ -26,22 +26,28 @@ OBJECTS = (
     "access_log",
     "account",
     "admin_event",
+    "appeal",
     "break_glass",
     "case",
     "content",
     "conversation",
+    "legal_hold",
+    "legal_request",
     "policy",
+    "qa_sample",
     "queue",
     "report",
     "reporter_identity",
     "role_grant",
     "self_service",
+    "transparency",
     "workspace",
 )
 
 ACTIONS = (
     "approve",
     "claim",
+    "confirm",
     "create",
     "disable",
     "export",
@@ -52,7 +58,7 @@ ACTIONS = (
     "write",
 )
 
-STAFF_ROLE_PATTERN = re.compile(r"^(admin|auditor|(reviewer|specialist):(?P<queue>[a-z_]+))$")
+STAFF_ROLE_PATTERN = re.compile(r"^(admin|auditor|qa|(reviewer|specialist):(?P<queue>[a-z_]+))$")
 
 
 @dataclass(frozen=True)
@@ -71,8 +77,10 @@ class Resource:
     owner: str = ""
     assignee: str = ""
     reporter: str = ""
-    involved: tuple[str, ...] = field(default=())
+    involved: tuple[str, ...] = field(default=())  # earlier deciders of the case
     break_glass: tuple[str, ...] = field(default=())
+    legal_request: tuple[str, ...] = field(default=())  # holders of an open legal request
+    qa_sample: tuple[str, ...] = field(default=())  # QA staff who drew this case
 
 
 # Conditions a policy row may carry; each reads only the request's facts.
@@ -83,13 +91,15 @@ CONDITIONS = {
     "own_report": lambda sub, obj: obj.reporter == sub.id,
     "involved": lambda sub, obj: sub.id in obj.involved,
     "break_glass": lambda sub, obj: sub.id in obj.break_glass,
+    "legal_request": lambda sub, obj: sub.id in obj.legal_request,
+    "qa_sample": lambda sub, obj: sub.id in obj.qa_sample,
     "self": lambda sub, obj: obj.owner == sub.id,
     "suspended": lambda sub, obj: sub.status != AccountStatus.ACTIVE,
 }
 
 
 def is_role(name: str) -> bool:
-    """True for admin, auditor and reviewer:/specialist: roles on a known queue."""
+    """True for admin, auditor, qa and reviewer:/specialist: roles on a known queue."""
     match = STAFF_ROLE_PATTERN.match(name)
     return bool(match) and (match.group("queue") is None or match.group("queue") in QUEUES)
 
@@ -97,4 +107,4 @@ def is_role(name: str) -> bool:
 def all_roles() -> list[str]:
     """Every grantable role, for forms and validation."""
     scoped = [f"{kind}:{queue}" for kind in ("reviewer", "specialist") for queue in QUEUES]
-    return ["admin", "auditor", *scoped]
+    return ["admin", "auditor", "qa", *scoped]

@@ -62,6 +62,21 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_MAX_ATTEMPTS": 10,
     "WEBHOOK_BACKOFF_SECONDS": 30,
     "WEBHOOK_BACKOFF_CAP_SECONDS": 21600,  # 6 hours
+    # Four-eyes: decisions on cases of these categories stay provisional until a second
+    # specialist confirms them (comma-separated taxonomy keys; empty: none).
+    "FOUR_EYES_CATEGORIES": "child_sexual_abuse,terrorist_content",
+    "APPEAL_WINDOW_DAYS": 183,  # appeals accepted this long after a final decision (>= 6 months)
+    # Evidence retention after a case closes, in days: the default and per-category
+    # overrides ("harassment=30"); nothing is purged while an appeal or a hold is open.
+    "RETENTION_DAYS": 90,
+    "RETENTION_DAYS_BY_CATEGORY": "",
+    # Legal hold placed by a final illegal-content decision, in days: the default and
+    # per-category overrides; child sexual abuse material is held at least 365 days.
+    "HOLD_DAYS": 365,
+    "HOLD_DAYS_BY_CATEGORY": "child_sexual_abuse=365",
+    "LEGAL_REQUEST_HOURS": 24,  # how long a registered legal request opens its case
+    "QA_SAMPLE_SIZE": 5,  # decided cases drawn per QA sample
+    "QA_SAMPLE_HOURS": 8,  # how long a QA reviewer may open the cases they drew
 }
 
 SECRET_SETTINGS = ("SECRET_KEY", "EVIDENCE_KEY", "AUDIT_SIGNING_KEY")

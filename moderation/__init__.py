@@ -17,8 +17,15 @@ def init_app(app: Flask) -> None:
     from moderation.intake.settings import intake_settings
     from moderation.intake.views import moderation_bp
     from moderation.notify import cli as webhooks_cli
-    from moderation.review import break_glass_views, case_views, queue_views  # noqa: F401
+    from moderation.review import (  # noqa: F401
+        break_glass_views,
+        case_views,
+        oversight_views,
+        queue_views,
+    )
+    from moderation.review.outcome_views import outcomes_bp
     from moderation.review.queues import may_use_workspace
+    from moderation.review.rules import review_rules
     from moderation.review.web import review_bp
     from privacy.rights import add_data_section, add_hold_check
 
@@ -27,6 +34,7 @@ def init_app(app: Flask) -> None:
         app.extensions["vigil.intake"] = intake_settings(
             app.config["VIGIL"], app.extensions["vigil.keys"]
         )
+        app.extensions["vigil.review_rules"] = review_rules(app.config["VIGIL"])
     except (KeyError, ValueError) as exc:
         raise ConfigError(f"report intake: {exc}") from exc
     app.register_blueprint(moderation_bp)
@@ -34,6 +42,7 @@ def init_app(app: Flask) -> None:
     # The API authenticates with bearer tokens, never cookies, so CSRF does not apply.
     app.extensions["csrf"].exempt(api_bp)
     app.register_blueprint(review_bp)
+    app.register_blueprint(outcomes_bp)
     cli.init_app(app)
     webhooks_cli.init_app(app)
     # Data rights: a person's download lists their reports; erasure keeps report evidence.
@@ -45,6 +54,13 @@ def init_app(app: Flask) -> None:
         label="Review queues",
         endpoint="review.overview",
         shown=lambda user: may_use_workspace(user, authorize),
+    )
+    add_home_link(
+        app,
+        order=55,
+        label="Decisions about your content",
+        endpoint="outcomes.my_decisions",
+        shown=lambda user: True,
     )
     add_home_link(
         app,

@@ -1,4 +1,4 @@
-"""Command line: keys rotate-evidence, moderation (priorities, statements), seed-demo."""
+"""Command line: keys rotate-evidence, moderation (priorities, statements, purges), seed-demo."""
 
 from __future__ import annotations
 
@@ -93,6 +93,25 @@ def export_statements(since, out_file: Path | None) -> None:
     else:
         out_file.write_text(text, encoding="utf-8")
         click.echo(f"{len(lines)} statements written to {out_file}", err=True)
+
+
+@moderation_cli.command("purge-expired")
+@click.option("--dry-run", is_flag=True, help="List what would be purged; change nothing.")
+def purge_expired_command(dry_run: bool) -> None:
+    """Crypto-shred evidence past its retention (no active hold, appeal window closed)."""
+    from core.timeutil import utcnow
+    from moderation.review.retention import expired_cases, purge_expired
+    from moderation.review.rules import current_rules
+
+    now, rules = utcnow(), current_rules()
+    with Session(current_app.extensions["vigil.engine"]) as session:
+        if dry_run:
+            refs = [case.ref for case in expired_cases(session, now=now, rules=rules)]
+        else:
+            refs = purge_expired(session, now=now, rules=rules)
+            session.commit()
+    verb = "would be purged" if dry_run else "purged"
+    click.echo(f"{len(refs)} case(s) {verb}" + (": " + ", ".join(refs) if refs else ""))
 
 
 @click.command("seed-demo")

@@ -212,6 +212,7 @@ def seed_decided(session: Session, *, owner: User, reviewer: User, settings: Int
     """Demo cases already decided, so the statements of reasons export has something."""
     from moderation.review import claims
     from moderation.review.decisions import DecisionInput, decide_case
+    from moderation.review.rules import current_rules
 
     created, now = 0, utcnow()
     for index, (category, ground, action, law, facts) in enumerate(DECIDED_CONVERSATIONS):
@@ -275,6 +276,7 @@ def seed_decided(session: Session, *, owner: User, reviewer: User, settings: Int
                 confirmed=True,
             ),
             now=now,
+            rules=current_rules(),
         )
         created += 1
     return created

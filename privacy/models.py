@@ -35,6 +35,15 @@ class ExclusionReason(enum.StrEnum):
     # Deliberately coarse: the training side learns that a conversation is out, never why
     # in moderation terms (no category, no label, no decision).
     REPORTED = "reported"
+    # A final illegal-content decision: kept whatever happens later (appeals included).
+    QUARANTINED = "quarantined"
+
+
+class LinkRevoker(enum.StrEnum):
+    """Who ended a share link: the visitor's notice says which."""
+
+    OWNER = "owner"
+    DECISION = "decision"  # a moderation decision (restored if an appeal overturns it)
 
 
 class Conversation(SQLModel, table=True):
@@ -190,4 +199,7 @@ class ShareLink(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     expires_at: datetime | None = Field(default=None, sa_column=utc_column(True))
     revoked_at: datetime | None = Field(default=None, sa_column=utc_column(True))
+    revoked_by: LinkRevoker = Field(
+        default=LinkRevoker.OWNER, sa_column=enum_column(LinkRevoker, 16, server_default="owner")
+    )
     opens: int = Field(default=0)

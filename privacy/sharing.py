@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from access_control.models import User
 from core.timeutil import as_utc, utcnow
 from privacy.conversations import messages_of
-from privacy.models import Conversation, ShareLink
+from privacy.models import Conversation, LinkRevoker, ShareLink
 
 TOKEN_BYTES = 24  # 192 bits
 EXPIRY_CHOICES = {"": None, "1": 1, "7": 7, "30": 30}  # days; "" never expires
@@ -31,6 +31,12 @@ class ShareError(ValueError):
 
 
 class LinkGone(LookupError):
+    """The link existed but is gone; `removed` when a moderation decision took it down."""
+
+    def __init__(self, *, removed: bool = False) -> None:
+        super().__init__("link gone")
+        self.removed = removed
+
     """The link existed but was revoked or has expired (410)."""
 
 
@@ -119,7 +125,7 @@ def find_shared(session: Session, token: str) -> SharedView | None:
         return None
     conversation = session.get(Conversation, link.conversation_id)
     if not _is_live(link, utcnow()) or conversation is None or conversation.deleted_at:
-        raise LinkGone()
+        raise LinkGone(removed=link.revoked_by == LinkRevoker.DECISION)
     frozen = json.loads(link.snapshot)
     return SharedView(
         link=link,
@@ -180,12 +186,32 @@ def revoke_link(session: Session, *, owner: User, link_id: int) -> ShareLink | N
 
 
 def revoke_links_of(session: Session, *, conversation_id: int) -> int:
-    """Revoke every live link to a conversation (a moderation decision); how many."""
+    """Take down every live link to a conversation (a moderation decision); how many."""
     result = session.execute(
         update(ShareLink)
         .where(
             col(ShareLink.conversation_id) == conversation_id, col(ShareLink.revoked_at).is_(None)
         )
-        .values(revoked_at=utcnow())
+        .values(revoked_at=utcnow(), revoked_by=LinkRevoker.DECISION)
+    )
+    return result.rowcount or 0
+
+
+def restore_links_of(session: Session, *, conversation_id: int) -> int:
+    """Bring back the links a decision took down (an appeal overturned it); how many.
+
+    Links their owner revoked stay revoked, and a deleted conversation's links stay gone.
+    """
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None or conversation.deleted_at is not None:
+        return 0
+    result = session.execute(
+        update(ShareLink)
+        .where(
+            col(ShareLink.conversation_id) == conversation_id,
+            col(ShareLink.revoked_by) == LinkRevoker.DECISION,
+            col(ShareLink.revoked_at).is_not(None),
+        )
+        .values(revoked_at=None, revoked_by=LinkRevoker.OWNER)
     )
     return result.rowcount or 0

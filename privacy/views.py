@@ -206,8 +206,9 @@ def shared(token: str):
     db = get_session()
     try:
         view = open_link(db, token)
-    except LinkGone:
-        response = make_response(render_template("privacy/shared_gone.html"), 410)
+    except LinkGone as gone:
+        page = render_template("privacy/shared_gone.html", removed=gone.removed)
+        response = make_response(page, 410)
     else:
         if view is None:
             abort(404)

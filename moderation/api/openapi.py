@@ -8,6 +8,8 @@ from typing import Any
 from moderation.api.schemas import (
     ID_PATTERN,
     MAX_REQUEST_BYTES,
+    AppealIn,
+    AppealOut,
     ConversationBody,
     ConversationReceipt,
     ErasureOut,
@@ -37,6 +39,8 @@ def _schemas() -> dict[str, Any]:
         FeedbackIn,
         FeedbackOut,
         ErasureOut,
+        AppealIn,
+        AppealOut,
         Problem,
     )
     for model in models:
@@ -313,7 +317,70 @@ def _paths() -> dict[str, Any]:
             "404": _problem("The owner id does not match the pattern."),
         },
     }
-    operations = (create, read, put, erase, feedback, privacy, erase_owner)
+    appeal_errors = {
+        "400": _problem("The body is not valid JSON."),
+        **BODY_ERRORS,
+        "409": _problem(
+            "No final decision to appeal, the six-month window has closed, this appellant's "
+            "appeal is already open, or a newer case about the conversation is under review."
+        ),
+        "422": _problem("No statement, or one longer than 5,000 characters."),
+    }
+    appeal_text = (
+        "Free of charge, within six months of the final decision (VIGIL_APPEAL_WINDOW_DAYS). "
+        "The case reopens in the appeals queue, where someone who did not decide it upholds "
+        "or overturns the decision; the outcome arrives as an appeal.decided webhook event."
+    )
+    appeal_report = {
+        "operationId": "appealReport",
+        "summary": "A reporter appeals the outcome of their report",
+        "description": appeal_text,
+        "security": [{"serviceToken": ["reports:write"]}],
+        "parameters": [
+            {"name": "ref", "in": "path", "required": True, "schema": {"type": "string"}}
+        ],
+        "requestBody": {
+            "required": True,
+            "content": _json("AppealIn", {"statement": "The message is still online."}),
+        },
+        "responses": {
+            "201": {"description": "Filed.", "content": _json("AppealOut")},
+            **_common_errors("reports:write"),
+            "404": _problem("No such report filed with this token."),
+            **appeal_errors,
+        },
+    }
+    appeal_owner = {
+        "operationId": "appealDecision",
+        "summary": "The owner of a conversation appeals the decision about it",
+        "description": appeal_text + " owner_id must be the conversation's owner.",
+        "security": [{"serviceToken": ["conversations:write"]}],
+        "parameters": [CONVERSATION_ID],
+        "requestBody": {
+            "required": True,
+            "content": _json(
+                "AppealIn",
+                {"owner_id": EXAMPLE_OWNER_ID, "statement": "This was a quote from a novel."},
+            ),
+        },
+        "responses": {
+            "201": {"description": "Filed.", "content": _json("AppealOut")},
+            **_common_errors("conversations:write"),
+            "404": _problem("No stored conversation with this id belongs to this owner."),
+            **appeal_errors,
+        },
+    }
+    operations = (
+        create,
+        read,
+        put,
+        erase,
+        feedback,
+        privacy,
+        erase_owner,
+        appeal_report,
+        appeal_owner,
+    )
     for operation in operations:  # the docs page lists responses in this order
         operation["responses"] = dict(sorted(operation["responses"].items()))
     return {
@@ -323,6 +390,8 @@ def _paths() -> dict[str, Any]:
         "/api/v1/reports/{ref}": {"get": read},
         "/api/v1/owners/{owner_id}/privacy": {"put": privacy},
         "/api/v1/owners/{owner_id}": {"delete": erase_owner},
+        "/api/v1/reports/{ref}/appeal": {"post": appeal_report},
+        "/api/v1/conversations/{conversation_id}/appeal": {"post": appeal_owner},
     }
 
 
@@ -335,10 +404,10 @@ def openapi_document() -> dict[str, Any]:
             "title": "Vigil API",
             "version": "1.0.0",
             "description": (
-                "Reports, conversations, ratings and owners' privacy choices from the chat "
-                "backend. Authenticate with a service token: `flask --app app tokens create "
-                "--name NAME --scope reports:write --scope conversations:write --scope "
-                "privacy:write` (any of the scopes). "
+                "Reports, conversations, ratings, owners' privacy choices and appeals from "
+                "the chat backend. Authenticate with a service token: "
+                "`flask --app app tokens create --name NAME --scope reports:write "
+                "--scope conversations:write --scope privacy:write` (any of the scopes). "
                 "Errors are RFC 9457 problem details (application/problem+json)."
             ),
         },

@@ -170,6 +170,21 @@ class ErasureOut(BaseModel):
     kept_under_legal_hold: list[dict[str, str]]
 
 
+class AppealIn(BaseModel):
+    """An appeal (DSA Art. 20): why the decision is wrong; the owner's id for an owner."""
+
+    statement: str = Field(min_length=1, max_length=5000)
+    owner_id: str | None = Field(default=None, max_length=128)
+
+
+class AppealOut(BaseModel):
+    """The appeal's reference and the case it reopened."""
+
+    appeal: str
+    case: str
+    filed_at: datetime
+
+
 class ProblemError(BaseModel):
     """One failing field: a JSON pointer into the request body and what is wrong."""
 

@@ -34,9 +34,12 @@ from moderation.api.schemas import (
 )
 from moderation.intake import reports
 from moderation.intake.evidence import snapshot
-from moderation.intake.models import Channel, Report
+from moderation.intake.models import Case, Channel, Report
 from moderation.intake.reports import Reporter, report_for_token
 from moderation.intake.settings import current_intake
+from moderation.review.appeals import AppealRefused, decided_case_of, file_appeal
+from moderation.review.models import Appellant
+from moderation.review.rules import current_rules
 from privacy.consent import (
     ConsentError,
     Owner,
@@ -360,3 +363,79 @@ def openapi_json():
 @public
 def docs():
     return render_template("moderation/api/api_docs.html", doc=openapi_document())
+
+
+def _appeal_statement():
+    """The appeal's statement from the body, or a problem response."""
+    data, error = _decode_body()
+    if error is not None:
+        return None, None, error
+    if not isinstance(data, dict) or not isinstance(data.get("statement"), str):
+        pointer = {"pointer": "#/statement", "detail": "a string", "type": "missing"}
+        return None, None, problem(422, "Give the appeal's statement.", errors=[pointer])
+    statement = data["statement"]
+    if "\x00" in statement:
+        return None, None, problem(422, "The statement must not contain NUL characters.")
+    return data, statement, None
+
+
+def _filed(db, case, **kwargs):
+    try:
+        appeal = file_appeal(
+            db, case=case, channel="api", now=utcnow(), rules=current_rules(), **kwargs
+        )
+    except AppealRefused as refused:
+        db.rollback()
+        return problem(refused.status, refused.why)
+    db.commit()
+    out = {"appeal": appeal.ref, "case": case.ref, "filed_at": as_utc(appeal.filed_at).isoformat()}
+    return _json_response(json.dumps(out), 201)
+
+
+@api_bp.post("/v1/reports/<ref>/appeal")
+@token_required("reports:write")
+def appeal_report(ref: str):
+    """A reporter the chat backend reported for appeals the outcome of their report."""
+    db = get_session()
+    report = report_for_token(db, ref=ref, token_id=g.service_token.id)
+    if report is None:
+        return problem(404, "No report with this reference was filed with this token.")
+    _data, statement, error = _appeal_statement()
+    if error is not None:
+        return error
+    case = db.get(Case, report.case_id)
+    return _filed(
+        db,
+        case,
+        appellant=Appellant.REPORTER,
+        appellant_key=f"report:{report.ref}",
+        statement=statement,
+        report=report,
+    )
+
+
+@api_bp.post("/v1/conversations/<conversation_id>/appeal")
+@token_required("conversations:write")
+def appeal_conversation(conversation_id: str):
+    """The owner of a conversation appeals the latest final decision about it."""
+    conversation = _external_or_404(conversation_id)
+    data, statement, error = _appeal_statement()
+    if error is not None:
+        return error
+    if (
+        conversation is None
+        or not data.get("owner_id")
+        or data["owner_id"] != conversation.owner_ref
+    ):
+        return problem(404, "No conversation with this id belongs to this owner.")
+    db = get_session()
+    case = decided_case_of(db, conversation_id=conversation.id)
+    if case is None:
+        return problem(409, "There is no final decision about this conversation to appeal.")
+    return _filed(
+        db,
+        case,
+        appellant=Appellant.AFFECTED,
+        appellant_key=f"owner:{conversation.owner_ref}",
+        statement=statement,
+    )

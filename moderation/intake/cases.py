@@ -50,17 +50,23 @@ def new_ref(prefix: str) -> str:
     return prefix + "".join(secrets.choice(REF_ALPHABET) for _ in range(REF_LENGTH))
 
 
-def parse_sla_overrides(value: str) -> dict[str, int]:
-    """Read "category=minutes,category=minutes" (VIGIL_SLA_MINUTES); ValueError if malformed."""
+def parse_category_numbers(value: str, setting: str = "VIGIL_SLA_MINUTES") -> dict[str, int]:
+    """Read "category=N,category=N" (SLA minutes, retention or hold days); ValueError if
+    malformed, KeyError for an unknown category."""
     overrides: dict[str, int] = {}
     for item in filter(None, (part.strip() for part in value.split(","))):
-        key, sep, minutes = item.partition("=")
+        key, sep, number = item.partition("=")
         key = key.strip()
-        if not sep or not minutes.strip().isdigit() or int(minutes) <= 0:
-            raise ValueError(f"VIGIL_SLA_MINUTES: expected category=minutes, got {item!r}")
+        if not sep or not number.strip().isdigit() or int(number) <= 0:
+            raise ValueError(f"{setting}: expected category=number, got {item!r}")
         taxonomy.category(key)  # KeyError names an unknown category
-        overrides[key] = int(minutes)
+        overrides[key] = int(number)
     return overrides
+
+
+def parse_sla_overrides(value: str) -> dict[str, int]:
+    """Read "category=minutes,category=minutes" (VIGIL_SLA_MINUTES)."""
+    return parse_category_numbers(value, "VIGIL_SLA_MINUTES")
 
 
 def sla_minutes(category_key: str, overrides: Mapping[str, int]) -> int:

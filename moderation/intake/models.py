@@ -18,6 +18,14 @@ class CaseState(enum.StrEnum):
     CLOSED = "closed"
 
 
+class CaseStage(enum.StrEnum):
+    """Where an open case stands: first review, four-eyes confirmation, or an appeal."""
+
+    REVIEW = "review"
+    SECOND_REVIEW = "second_review"  # a provisional decision waits for a second specialist
+    APPEAL = "appeal"  # reopened in the appeals queue
+
+
 class Channel(enum.StrEnum):
     """How a report came in."""
 
@@ -27,9 +35,13 @@ class Channel(enum.StrEnum):
 
 
 class ReportStatus(enum.StrEnum):
-    # What the reporter sees. Later issues (decisions, appeals) add outcomes here.
+    """What the reporter sees (set by final decisions and appeals)."""
+
     RECEIVED = "received"
-    CLOSED = "closed"
+    CLOSED = "closed"  # decided before outcomes were recorded (before migration 0009)
+    ACTION_TAKEN = "action_taken"
+    NO_ACTION = "no_action"
+    UNDER_APPEAL = "under_appeal"
 
 
 class Case(SQLModel, table=True):
@@ -73,6 +85,9 @@ class Case(SQLModel, table=True):
     ref: str = Field(max_length=16, unique=True)
     conversation_id: int = Field(foreign_key="conversation.id", index=True)
     state: CaseState = Field(default=CaseState.OPEN, sa_column=enum_column(CaseState, 8))
+    stage: CaseStage = Field(
+        default=CaseStage.REVIEW, sa_column=enum_column(CaseStage, 16, server_default="review")
+    )
     queue: Queue = Field(sa_column=enum_column(Queue, 32))
     category: str = Field(max_length=64)  # the most severe category reported so far
     severity: int
@@ -92,6 +107,10 @@ class Case(SQLModel, table=True):
     sla_due_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     closed_at: datetime | None = Field(default=None, sa_column=utc_column(True))
+    # A final illegal-content decision quarantines the case (links gone, evidence on hold).
+    quarantined_at: datetime | None = Field(default=None, sa_column=utc_column(True))
+    # Retention ran out: the data key is destroyed, the evidence unreadable for good.
+    purged_at: datetime | None = Field(default=None, sa_column=utc_column(True))
 
 
 class CaseKey(SQLModel, table=True):

@@ -40,6 +40,9 @@ moderation_bp = Blueprint("moderation", __name__)
 STATUS_LABELS = {
     ReportStatus.RECEIVED: "Received, waiting for review",
     ReportStatus.CLOSED: "Closed",
+    ReportStatus.ACTION_TAKEN: "Decided: action taken",
+    ReportStatus.NO_ACTION: "Decided: no action",
+    ReportStatus.UNDER_APPEAL: "Under appeal",
 }
 
 

@@ -1,22 +1,38 @@
 """Need-to-know: the case facts the policy reads, and the checks the policy cannot make
-(a note for some reasons, the distinct-viewer cap, looks only a break-glass grant allows)."""
+(which reason fits the look, the distinct-viewer cap, looks only a break-glass grant allows)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlmodel import Session, select
 
+from access_control.guard import authorize
 from access_control.models import User
-from access_control.permissions import Resource
+from access_control.permissions import Queue, Resource
 from audit.models import AccessEntry
 from audit.reasons import Decision, ReasonCode
 from core.timeutil import as_utc
-from moderation.intake.models import Case
+from moderation.intake.models import Case, CaseStage
 from moderation.review.claims import live_claim
-from moderation.review.models import BreakGlassGrant, GrantState
+from moderation.review.models import (
+    BreakGlassGrant,
+    CaseDecision,
+    GrantState,
+    LegalRequest,
+    QaSample,
+)
 
-NOTE_REQUIRED = frozenset(ReasonCode) - {ReasonCode.ASSIGNED_REVIEW, ReasonCode.BREAK_GLASS}
+# The reason a claimer's look has, by the stage of the case (one flow per reason code).
+CLAIMER_REASON = {
+    CaseStage.REVIEW: ReasonCode.ASSIGNED_REVIEW,
+    CaseStage.SECOND_REVIEW: ReasonCode.SECOND_REVIEW,
+    CaseStage.APPEAL: ReasonCode.APPEAL_REVIEW,
+}
+# Looks the law or the four-eyes rule requires are not held back by the viewer cap.
+UNCAPPED = frozenset({ReasonCode.SECOND_REVIEW, ReasonCode.APPEAL_REVIEW})
+SPECIALIST_QUEUES = frozenset({Queue.ESCALATIONS, Queue.LEGAL})
 
 
 class AccessRefused(Exception):
@@ -38,15 +54,77 @@ def active_grants(session: Session, *, case_id: int, now: datetime) -> list[Brea
     return [g for g in grants if g.expires_at and as_utc(g.expires_at) > now]
 
 
+def deciders(session: Session, *, case_id: int) -> tuple[str, ...]:
+    """Everyone who decided on this case so far (four-eyes and appeals exclude them)."""
+    rows = session.exec(
+        select(CaseDecision.reviewer_id).distinct().where(CaseDecision.case_id == case_id)
+    ).all()
+    return tuple(sorted(f"user:{row}" for row in rows))
+
+
+def _holders(session: Session, model, *, case_id: int, now: datetime) -> tuple[str, ...]:
+    rows = session.exec(
+        select(model.user_id).where(model.case_id == case_id, model.expires_at > now)
+    ).all()
+    return tuple(sorted({f"user:{row}" for row in rows}))
+
+
+def case_resource(session: Session, *, case: Case, now: datetime) -> Resource:
+    """The case as claim and confirm see it: its claimer and its earlier deciders."""
+    claim = live_claim(session, case_id=case.id, now=now)
+    return Resource(
+        kind="case",
+        assignee=f"user:{claim.reviewer_id}" if claim else "",
+        involved=deciders(session, case_id=case.id),
+    )
+
+
+def may_claim(
+    session: Session, *, user: User, case: Case, now: datetime, reassigning: bool = False
+) -> bool:
+    """Whether the policy lets this user take this case, with its facts: an appeal is not
+    for its deciders, and a provisional decision only for a second specialist. A
+    reassignment asks as if the case were free (its current claim is what moves)."""
+    facts = case_resource(session, case=case, now=now)
+    if reassigning:
+        facts = replace(facts, assignee="")
+    if not authorize(user, facts, "claim", queue=case.queue):
+        return False
+    return case.stage != CaseStage.SECOND_REVIEW or authorize(
+        user, facts, "confirm", queue=case.queue
+    )
+
+
 def content_resource(session: Session, *, case: Case, now: datetime) -> Resource:
-    """The case's content with its facts (claimer, break-glass holders), read fresh."""
+    """The case's content with its facts (claimer, deciders, break-glass, legal-request and
+    QA-sample holders), read fresh."""
     claim = live_claim(session, case_id=case.id, now=now)
     grants = active_grants(session, case_id=case.id, now=now)
     return Resource(
         kind="content",
         assignee=f"user:{claim.reviewer_id}" if claim else "",
+        involved=deciders(session, case_id=case.id),
         break_glass=tuple(sorted({f"user:{g.requester_id}" for g in grants})),
+        legal_request=_holders(session, LegalRequest, case_id=case.id, now=now),
+        qa_sample=_holders(session, QaSample, case_id=case.id, now=now),
     )
+
+
+def fitting_reasons(user: User, *, case: Case, content: Resource) -> list[ReasonCode]:
+    """The reason codes whose flow gives this user this look, most natural first."""
+    fitting = []
+    if content.assignee == user.subject:
+        fitting.append(CLAIMER_REASON[case.stage])
+        if case.stage == CaseStage.REVIEW and case.queue in SPECIALIST_QUEUES:
+            fitting.append(ReasonCode.SPECIALIST_ESCALATION)
+    for reason, holders in (
+        (ReasonCode.BREAK_GLASS, content.break_glass),
+        (ReasonCode.LEGAL_REQUEST, content.legal_request),
+        (ReasonCode.QA_SAMPLE, content.qa_sample),
+    ):
+        if user.subject in holders:
+            fitting.append(reason)
+    return fitting
 
 
 def distinct_viewers(session: Session, *, case_id: int) -> set[int]:
@@ -59,13 +137,15 @@ def distinct_viewers(session: Session, *, case_id: int) -> set[int]:
     return {row for row in rows if row is not None}
 
 
-def reason_problem(reason: ReasonCode, note: str, *, holds_grant: bool) -> AccessRefused | None:
+def reason_problem(reason: ReasonCode | None, fitting: list[ReasonCode]) -> AccessRefused | None:
     """What is wrong with the reason asked for, whatever the policy says (None: nothing)."""
-    if reason in NOTE_REQUIRED and not note.strip():
-        return AccessRefused("This reason needs a note saying why.")
-    if reason == ReasonCode.BREAK_GLASS and not holds_grant:
+    if reason == ReasonCode.BREAK_GLASS and reason not in fitting:
         return AccessRefused(
             "You hold no approved break-glass grant for this case.", offer_break_glass=True
+        )
+    if reason is not None and fitting and reason not in fitting:
+        return AccessRefused(
+            f"The reason {reason} does not fit this look; yours is {' or '.join(fitting)}."
         )
     return None
 
@@ -76,28 +156,34 @@ def reason_for_look(
     user: User,
     case: Case,
     content: Resource,
-    reason: ReasonCode,
+    reason: ReasonCode | None,
     note: str,
     viewer_cap: int,
 ) -> ReasonCode:
-    """The reason to log for a look the policy allowed, or AccessRefused (note, cap, grant).
+    """The reason to log for a look the policy allowed, or AccessRefused (reason, cap, grant).
 
-    `content` is the Resource the policy decided on (see guard.guarded_resource). A look
-    that only a break-glass grant makes possible (not the claimer, or past the
-    distinct-viewer cap) is always logged as BREAK_GLASS, whatever reason was asked.
+    `content` is the Resource the policy decided on (see guard.guarded_resource). `reason`
+    None means the reviewer chose none: the flow's own reason is logged. A look that only
+    a break-glass grant makes possible (past the distinct-viewer cap) is logged as
+    BREAK_GLASS.
     """
-    holds_grant = user.subject in content.break_glass
-    if problem := reason_problem(reason, note, holds_grant=holds_grant):
+    fitting = fitting_reasons(user, case=case, content=content)
+    if not fitting:
+        raise AccessRefused("You can see a case's content only while you hold its claim.")
+    if problem := reason_problem(reason, fitting):
         raise problem
-    if content.assignee != user.subject:
-        return ReasonCode.BREAK_GLASS if holds_grant else reason
+    chosen = reason or fitting[0]
+    if chosen not in CLAIMER_REASON.values() and chosen != ReasonCode.SPECIALIST_ESCALATION:
+        return chosen  # break-glass, legal request, QA sample: their own records justify it
+    if chosen in UNCAPPED:
+        return chosen
     viewers = distinct_viewers(session, case_id=case.id)
     if user.id not in viewers and len(viewers) >= viewer_cap:
-        if holds_grant:
+        if ReasonCode.BREAK_GLASS in fitting:
             return ReasonCode.BREAK_GLASS
         raise AccessRefused(
             f"{len(viewers)} people have already seen this case; further access needs "
             "break-glass approval.",
             offer_break_glass=True,
         )
-    return reason
+    return chosen

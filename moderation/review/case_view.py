@@ -21,8 +21,10 @@ from moderation.intake import taxonomy
 from moderation.intake.evidence import EvidenceKeys
 from moderation.intake.models import Case, EvidenceVersion, Report
 from moderation.review.access import reason_for_look
+from moderation.review.appeals import appeals_of
 from moderation.review.claims import live_claim
-from moderation.review.models import CaseEvent, ReviewPreference
+from moderation.review.holds import active_holds
+from moderation.review.models import CaseDecision, CaseEvent, ReviewPreference
 from moderation.review.subject import reports_of_case, subject_history
 
 
@@ -75,8 +77,12 @@ def case_view(
         session, user=user, case=case, action=AccessAction.OPEN, reason=logged, note=note or None
     )
     # The ALLOWED entry has committed: only now is the evidence decrypted.
-    snapshot = evidence_store.open_evidence(
-        session, evidence=current_evidence(session, case), keys=keys
+    snapshot = (
+        None
+        if case.purged_at is not None
+        else evidence_store.open_evidence(
+            session, evidence=current_evidence(session, case), keys=keys
+        )
     )
     reports = session.exec(
         select(Report).where(Report.case_id == case.id).order_by(col(Report.id))
@@ -101,6 +107,13 @@ def case_view(
             select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(col(CaseEvent.id))
         ).all(),
         "accesses": access_summary(session, case.id),
+        "decisions": session.exec(
+            select(CaseDecision)
+            .where(CaseDecision.case_id == case.id)
+            .order_by(col(CaseDecision.id))
+        ).all(),
+        "appeals": appeals_of(session, case_id=case.id),
+        "active_holds": active_holds(session, case_id=case.id, now=now),
         "now": now,
         "blur": prefs.blur if prefs else defaults["blur"],
         "greyscale": prefs.greyscale if prefs else defaults["greyscale"],
@@ -130,7 +143,7 @@ def reveal_message(
         viewer_cap=viewer_cap,
     )
     evidence = current_evidence(session, case)
-    if not 0 <= index < evidence.message_count:
+    if case.purged_at is not None or not 0 <= index < evidence.message_count:
         return None
     entry = _log_look(
         session,

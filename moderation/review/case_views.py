@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import abort, flash, jsonify, redirect, render_template, request, session, url_for
 
-from access_control.guard import authorize, requires
+from access_control.guard import requires
 from access_control.models import User
 from audit.reasons import REASON_LABELS, AccessAction, ReasonCode
 from core.config import setting
@@ -14,9 +14,18 @@ from core.timeutil import utcnow
 from moderation.intake.models import CaseState
 from moderation.intake.settings import current_intake
 from moderation.review import access, case_view, claims
-from moderation.review.decisions import DecisionInput, add_note, decide_case, escalate_case
+from moderation.review.appeals import decide_appeal
+from moderation.review.decisions import (
+    DecisionInput,
+    add_note,
+    confirm_decision,
+    decide_case,
+    escalate_case,
+)
+from moderation.review.rules import current_rules
 from moderation.review.web import (
     case_content,
+    case_facts,
     case_or_404,
     case_queue,
     claimed_action,
@@ -130,8 +139,44 @@ def release(case_id: int):
 @requires("case", "claim", queue=case_queue)
 def decision(case_id: int):
     def verb(db, **kwargs):
-        decide_case(db, decision=DecisionInput.from_form(request.form), **kwargs)
-        flash("Decision recorded; the case is closed.")
+        row = decide_case(
+            db, decision=DecisionInput.from_form(request.form), rules=current_rules(), **kwargs
+        )
+        flash(
+            "Decision recorded; the case is closed."
+            if row.final
+            else "Provisional decision recorded: a second specialist must confirm it."
+        )
+        return redirect(url_for("review.overview"))
+
+    return claimed_action(case_id, verb)
+
+
+@review_bp.route("/cases/<int:case_id>/confirm", methods=["POST"])
+@requires("case", "confirm", queue=case_queue, resource=case_facts)
+def confirm(case_id: int):
+    def verb(db, **kwargs):
+        confirm_decision(db, note=request.form.get("note", ""), rules=current_rules(), **kwargs)
+        flash("Decision confirmed; it is final and the case is closed.")
+        return redirect(url_for("review.overview"))
+
+    return claimed_action(case_id, verb)
+
+
+@review_bp.route("/cases/<int:case_id>/appeal-decision", methods=["POST"])
+@requires("case", "claim", queue=case_queue)  # the claim was taken under the appeals rules
+def appeal_decision(case_id: int):
+    def verb(db, **kwargs):
+        outcome = request.form.get("appeal_outcome", "")
+        decide_appeal(
+            db,
+            outcome=outcome,
+            note=request.form.get("note", ""),
+            decision=DecisionInput.from_form(request.form) if outcome == "overturned" else None,
+            rules=current_rules(),
+            **kwargs,
+        )
+        flash(f"Appeal {outcome}; the appellants are told.")
         return redirect(url_for("review.overview"))
 
     return claimed_action(case_id, verb)
@@ -166,7 +211,8 @@ def reassign(case_id: int):
     case, db = case_or_404(case_id), get_session()
     target = db.get(User, request.form.get("user_id", 0, type=int)) or abort(404)
     reason = request.form.get("reason", "").strip()[:500] or abort(400)
-    if case.state != CaseState.OPEN or not authorize(target, "case", "claim", queue=case.queue):
+    may_take = access.may_claim(db, user=target, case=case, now=utcnow(), reassigning=True)
+    if case.state != CaseState.OPEN or not may_take:
         abort(409)  # only an open case, and only to someone who works its queue
     try:
         claims.reassign(

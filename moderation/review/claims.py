@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, true, update
@@ -82,23 +83,26 @@ def claim_next(
     now: datetime,
     skip: int | None = None,
     language: str = "",
+    may_take: Callable[[int], bool] = lambda case_id: True,
 ) -> CaseClaim | None:
     """Claim the highest-priority unclaimed open case in these queues; None if none is left.
 
     The reviewer's current claim goes back to the queue first (one case at a time);
     `skip` keeps the case they are leaving from coming straight back to them, and
-    `language` (a primary subtag) limits the choice to cases the reviewer can read.
+    `language` (a primary subtag) limits the choice to cases the reviewer can read, and
+    `may_take` asks the policy about each candidate's facts (four-eyes, appeals).
     """
     if not queues:
         return None
     release_all(session, reviewer=reviewer, now=now)
+    refused: set[int] = {skip or 0}
     for _ in range(5):
         candidates = session.exec(
             select(Case.id)
             .outerjoin(CaseClaim, col(CaseClaim.case_id) == col(Case.id))
             .where(Case.state == CaseState.OPEN, col(Case.queue).in_(queues))
             .where(or_(col(CaseClaim.case_id).is_(None), col(CaseClaim.lease_until) <= now))
-            .where(col(Case.id) != (skip or 0))
+            .where(col(Case.id).not_in(refused))
             .where(col(Case.language) == language if language else true())
             .order_by(col(Case.priority).desc(), col(Case.first_reported_at), col(Case.id))
             .limit(8)
@@ -106,6 +110,9 @@ def claim_next(
         if not candidates:
             return None
         for case_id in candidates:
+            if not may_take(case_id):
+                refused.add(case_id)
+                continue
             claim = _take(session, case_id=case_id, reviewer=reviewer, lease=lease, now=now)
             if claim is not None:
                 return claim

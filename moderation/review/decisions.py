@@ -8,23 +8,26 @@ from datetime import date, datetime
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
+from access_control.guard import authorize
 from access_control.models import User
 from access_control.permissions import Queue
 from moderation.intake import taxonomy
-from moderation.intake.models import Case, CaseState, Report, ReportStatus
-from moderation.review import claims
+from moderation.intake.models import Case, CaseStage
+from moderation.review import claims, consequences
+from moderation.review.access import case_resource
 from moderation.review.claims import ClaimConflict
 from moderation.review.models import (
     DESTRUCTIVE,
     Automation,
     CaseClaim,
     CaseDecision,
+    DecisionKind,
     Ground,
     Outcome,
     TimelineKind,
 )
+from moderation.review.rules import ReviewRules
 from moderation.review.timeline import record
-from privacy.sharing import revoke_links_of
 
 ESCALATION_TARGETS = {"specialist": Queue.ESCALATIONS, "legal": Queue.LEGAL}
 
@@ -33,7 +36,7 @@ class ReviewInputError(ClaimConflict):
     """Bad input on a claimed case (shown like a conflict: nothing changed)."""
 
 
-def _hand_back(
+def hand_back(
     session: Session, *, case: Case, reviewer: User, kind: TimelineKind, detail: str
 ) -> None:
     """End the claim and say on the timeline why (a decision or an escalation)."""
@@ -86,7 +89,7 @@ class DecisionInput:
         )
 
 
-def _check(decision: DecisionInput, today: date) -> None:
+def check_decision(decision: DecisionInput, today: date) -> None:
     """Every rule of a decision, one message per problem (nothing is stored on error)."""
     if decision.outcome not in Outcome.__members__.values():
         raise ReviewInputError("Choose an action.")
@@ -132,6 +135,74 @@ def _check(decision: DecisionInput, today: date) -> None:
         raise ReviewInputError("Restricting the account needs an end date after today.")
 
 
+def latest_decision(session: Session, *, case_id: int, final: bool | None = None):
+    """The newest decision on a case (only final ones, or only provisional ones, if asked)."""
+    query = select(CaseDecision).where(CaseDecision.case_id == case_id)
+    if final is not None:
+        query = query.where(col(CaseDecision.final) == final)
+    return session.exec(query.order_by(col(CaseDecision.id).desc())).first()
+
+
+def decision_row(
+    case: Case,
+    reviewer: User,
+    decision: DecisionInput,
+    *,
+    now: datetime,
+    kind: DecisionKind,
+    final: bool,
+    supersedes: CaseDecision | None,
+) -> CaseDecision:
+    outcome, ground = Outcome(decision.outcome), Ground(decision.ground)
+    return CaseDecision(
+        case_id=case.id,
+        reviewer_id=reviewer.id,
+        outcome=outcome,
+        labels=",".join(sorted(set(decision.labels))),
+        decided_at=now,
+        ground=ground,
+        legal_ground=decision.legal_ground if ground == Ground.ILLEGAL else "",
+        terms_ground=decision.terms_ground if ground == Ground.INCOMPATIBLE else "",
+        explanation=decision.explanation if ground != Ground.NO_VIOLATION else "",
+        facts=decision.facts,
+        automated_detection=decision.automated_detection,
+        automated_decision=Automation(decision.automated_decision),
+        restricted_until=decision.restricted_until if outcome == Outcome.RESTRICT else None,
+        supersedes_id=supersedes.id if supersedes else None,
+        kind=kind,
+        final=final,
+    )
+
+
+def as_input(row: CaseDecision) -> DecisionInput:
+    """A recorded decision as input again (a confirmation copies what it confirms)."""
+    return DecisionInput(
+        outcome=row.outcome,
+        labels=tuple(filter(None, row.labels.split(","))),
+        ground=row.ground,
+        legal_ground=row.legal_ground,
+        terms_ground=row.terms_ground,
+        explanation=row.explanation,
+        facts=row.facts,
+        automated_detection=row.automated_detection,
+        automated_decision=row.automated_decision,
+        restricted_until=row.restricted_until,
+        confirmed=True,
+    )
+
+
+def _summary(row: CaseDecision) -> str:
+    return f"{row.ground}, {row.outcome}; labels: {row.labels or 'none'}"
+
+
+def require_second_pair(session: Session, *, case: Case, reviewer: User, now: datetime) -> None:
+    """The policy must let this reviewer confirm (a specialist of the queue who has not
+    decided on the case): the four-eyes rule lives in the policy's `case confirm` rows."""
+    facts = case_resource(session, case=case, now=now)
+    if not authorize(reviewer, facts, "confirm", queue=case.queue):
+        raise ClaimConflict("A second specialist who did not decide this case must confirm it.")
+
+
 def decide_case(
     session: Session,
     *,
@@ -140,51 +211,90 @@ def decide_case(
     token: str,
     decision: DecisionInput,
     now: datetime,
+    rules: ReviewRules,
 ) -> CaseDecision:
-    """Record the decision, close the case and end the claim (append-only: a decision that
-    replaces an earlier one points to it, and both stay)."""
+    """Record the claimer's decision (append-only: it points to the one it replaces).
+
+    On a severe category it is provisional: the case waits, open, for a second specialist.
+    In second review this is the second specialist replacing the provisional decision
+    (overturning it); that, like any decision needing no second look, is final.
+    """
     claims.require_claim(session, case_id=case.id, reviewer=reviewer, token=token, now=now)
-    _check(decision, now.date())
-    earlier = session.exec(
-        select(CaseDecision)
-        .where(CaseDecision.case_id == case.id)
-        .order_by(col(CaseDecision.id).desc())
-    ).first()
-    outcome = Outcome(decision.outcome)
-    labels = decision.labels
-    illegal = decision.ground == Ground.ILLEGAL
-    decision = CaseDecision(
-        case_id=case.id,
-        reviewer_id=reviewer.id,
-        outcome=outcome,
-        labels=",".join(sorted(set(labels))),
-        decided_at=now,
-        ground=Ground(decision.ground),
-        legal_ground=decision.legal_ground if illegal else "",
-        terms_ground=decision.terms_ground if decision.ground == Ground.INCOMPATIBLE else "",
-        explanation=decision.explanation if decision.ground != Ground.NO_VIOLATION else "",
-        facts=decision.facts,
-        automated_detection=decision.automated_detection,
-        automated_decision=Automation(decision.automated_decision),
-        restricted_until=decision.restricted_until if outcome == Outcome.RESTRICT else None,
-        supersedes_id=earlier.id if earlier else None,
+    check_decision(decision, now.date())
+    if case.stage == CaseStage.APPEAL:
+        raise ReviewInputError("This case is an appeal: uphold or overturn the decision.")
+    second = case.stage == CaseStage.SECOND_REVIEW
+    if second:
+        require_second_pair(session, case=case, reviewer=reviewer, now=now)
+    final = second or not rules.needs_four_eyes(case.category, decision.labels)
+    row = decision_row(
+        case,
+        reviewer,
+        decision,
+        now=now,
+        kind=DecisionKind.SECOND_REVIEW if second else DecisionKind.FIRST,
+        final=final,
+        supersedes=latest_decision(session, case_id=case.id),
     )
-    session.add(decision)
-    if outcome == Outcome.DISABLE_SHARE_LINKS:
-        revoke_links_of(session, conversation_id=case.conversation_id)
-    case.state, case.closed_at = CaseState.CLOSED, now
-    session.add(case)
-    for report in session.exec(select(Report).where(Report.case_id == case.id)):
-        report.status = ReportStatus.CLOSED
-        session.add(report)
-    _hand_back(
+    session.add(row)
+    session.flush()
+    record(
         session,
-        case=case,
-        reviewer=reviewer,
-        kind=TimelineKind.DECIDED,
-        detail=f"{decision.ground}, {outcome}; labels: {decision.labels or 'none'}",
+        case_id=case.id,
+        kind=TimelineKind.LABELLED,
+        actor=reviewer,
+        detail=row.labels or "no label",
     )
-    return decision
+    if not final:
+        case.stage = CaseStage.SECOND_REVIEW
+        session.add(case)
+        hand_back(
+            session,
+            case=case,
+            reviewer=reviewer,
+            kind=TimelineKind.DECIDED,
+            detail=f"provisional, waits for a second specialist: {_summary(row)}",
+        )
+        return row
+    kind = TimelineKind.OVERTURNED if second else TimelineKind.DECIDED
+    hand_back(session, case=case, reviewer=reviewer, kind=kind, detail=_summary(row))
+    consequences.finalize(session, case=case, decision=row, now=now, rules=rules)
+    return row
+
+
+def confirm_decision(
+    session: Session,
+    *,
+    case: Case,
+    reviewer: User,
+    token: str,
+    note: str,
+    now: datetime,
+    rules: ReviewRules,
+) -> CaseDecision:
+    """The second specialist confirms the provisional decision: it becomes final as stated."""
+    claims.require_claim(session, case_id=case.id, reviewer=reviewer, token=token, now=now)
+    provisional = latest_decision(session, case_id=case.id)
+    if case.stage != CaseStage.SECOND_REVIEW or provisional is None or provisional.final:
+        raise ReviewInputError("There is no provisional decision to confirm.")
+    require_second_pair(session, case=case, reviewer=reviewer, now=now)
+    if len(note) > 1000:
+        raise ReviewInputError("A confirmation note has at most 1,000 characters.")
+    row = decision_row(
+        case,
+        reviewer,
+        as_input(provisional),
+        now=now,
+        kind=DecisionKind.SECOND_REVIEW,
+        final=True,
+        supersedes=provisional,
+    )
+    session.add(row)
+    session.flush()
+    detail = _summary(row) + (f"; {note.strip()}" if note.strip() else "")
+    hand_back(session, case=case, reviewer=reviewer, kind=TimelineKind.CONFIRMED, detail=detail)
+    consequences.finalize(session, case=case, decision=row, now=now, rules=rules)
+    return row
 
 
 def escalate_case(
@@ -203,7 +313,7 @@ def escalate_case(
         raise ReviewInputError("Choose specialist or legal and write a note (1,000 characters).")
     case.queue = ESCALATION_TARGETS[target]
     session.add(case)
-    _hand_back(
+    hand_back(
         session,
         case=case,
         reviewer=reviewer,

@@ -8,7 +8,8 @@ from datetime import date, datetime
 from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
-from core.columns import enum_column, utc_column
+from core.columns import StrEnumType, enum_column, utc_column
+from core.sealed_text import SealedText
 from core.timeutil import utcnow
 
 
@@ -30,7 +31,18 @@ class TimelineKind(enum.StrEnum):
     REASSIGNED = "reassigned"
     ESCALATED = "escalated"
     NOTE = "note"
-    DECIDED = "decided"
+    LABELLED = "labelled"
+    DECIDED = "decided"  # final, or provisional until a second specialist confirms
+    CONFIRMED = "confirmed"
+    OVERTURNED = "overturned"
+    QUARANTINED = "quarantined"
+    APPEALED = "appealed"
+    APPEAL_DECIDED = "appeal_decided"
+    HOLD_PLACED = "hold_placed"
+    HOLD_LIFTED = "hold_lifted"
+    PURGED = "purged"
+    LEGAL_REQUEST = "legal_request"
+    QA_SAMPLED = "qa_sampled"
     BREAK_GLASS_REQUESTED = "break_glass_requested"
     BREAK_GLASS_APPROVED = "break_glass_approved"
 
@@ -100,8 +112,14 @@ class Automation(enum.StrEnum):
     FULLY = "fully"
 
 
+class DecisionKind(enum.StrEnum):
+    FIRST = "first"  # the claimer's decision
+    SECOND_REVIEW = "second_review"  # a second specialist confirmed or replaced it
+    APPEAL = "appeal"  # an appeal reviewer replaced it (an upheld appeal adds no decision)
+
+
 class CaseDecision(SQLModel, table=True):
-    """A reviewer's decision on a case (the statement of reasons grows in a later issue)."""
+    """A decision on a case with its statement of reasons; rows are never changed."""
 
     __tablename__ = "case_decision"
 
@@ -129,6 +147,93 @@ class CaseDecision(SQLModel, table=True):
     restricted_until: date | None = Field(default=None)
     # The decision this one replaces (decisions are append-only; history stays).
     supersedes_id: int | None = Field(default=None, foreign_key="case_decision.id")
+    kind: DecisionKind = Field(
+        default=DecisionKind.FIRST, sa_column=enum_column(DecisionKind, 16, server_default="first")
+    )
+    # Provisional: a severe category waits for a second specialist (four-eyes); only a
+    # final decision has effects, a statement of reasons and an appeal window.
+    final: bool = Field(default=True)
+
+
+class HoldSource(enum.StrEnum):
+    QUARANTINE = "quarantine"  # placed by a final illegal-content decision
+    LEGAL = "legal"  # placed by a legal specialist (an order, a preservation request)
+
+
+class LegalHold(SQLModel, table=True):
+    """Evidence that must not be purged until `until` (or until lifted)."""
+
+    __tablename__ = "legal_hold"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="moderation_case.id", index=True)
+    source: HoldSource = Field(sa_column=enum_column(HoldSource, 16))
+    reason: str = Field(max_length=500)
+    placed_by: str = Field(max_length=400)  # an account label, or "system"
+    placed_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    until: datetime | None = Field(default=None, sa_column=utc_column(True))  # None: open-ended
+    lifted_at: datetime | None = Field(default=None, sa_column=utc_column(True))
+    lifted_by: str = Field(default="", max_length=400)
+    lift_reason: str = Field(default="", max_length=500)
+
+
+class Appellant(enum.StrEnum):
+    AFFECTED = "affected"  # the owner of the content the decision is about
+    REPORTER = "reporter"  # someone who reported it
+
+
+class AppealOutcome(enum.StrEnum):
+    UPHELD = "upheld"
+    OVERTURNED = "overturned"
+
+
+class Appeal(SQLModel, table=True):
+    """A complaint against a final decision (DSA Art. 20): free, within the window."""
+
+    __tablename__ = "appeal"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str = Field(max_length=16, unique=True)
+    case_id: int = Field(foreign_key="moderation_case.id", index=True)
+    decision_id: int = Field(foreign_key="case_decision.id")  # the decision appealed
+    appellant: Appellant = Field(sa_column=enum_column(Appellant, 16))
+    # Who, without naming them: "user:<id>", "owner:<chat-backend id>" or "report:<ref>".
+    appellant_key: str = Field(max_length=200, index=True)
+    report_id: int | None = Field(default=None, foreign_key="report.id")
+    statement: str = Field(sa_column=Column(SealedText, nullable=False))  # may quote content
+    channel: str = Field(max_length=8)  # web or api
+    filed_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    from_queue: str = Field(max_length=32)  # where the case goes back after the appeal
+    outcome: AppealOutcome | None = Field(
+        default=None, sa_column=Column(StrEnumType(AppealOutcome, 16), nullable=True)
+    )
+    decided_at: datetime | None = Field(default=None, sa_column=utc_column(True))
+    result_decision_id: int | None = Field(default=None, foreign_key="case_decision.id")
+
+
+class LegalRequest(SQLModel, table=True):
+    """A legal request (order, authority request) that lets legal open one case for a while."""
+
+    __tablename__ = "legal_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="moderation_case.id", index=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    reference: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    expires_at: datetime = Field(sa_column=utc_column())
+
+
+class QaSample(SQLModel, table=True):
+    """A decided case drawn at random for a QA reviewer, readable by them for a while."""
+
+    __tablename__ = "qa_sample"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="moderation_case.id", index=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    drawn_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    expires_at: datetime = Field(sa_column=utc_column())
 
 
 class ReviewPreference(SQLModel, table=True):

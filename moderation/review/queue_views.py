@@ -13,7 +13,8 @@ from audit.reasons import AccessAction
 from core.db import get_session
 from core.timeutil import utcnow
 from moderation.intake import taxonomy
-from moderation.review import break_glass, claims, queues
+from moderation.intake.models import Case
+from moderation.review import access, break_glass, claims, queues
 from moderation.review.models import ReviewPreference
 from moderation.review.web import in_workspace, lease, me, review_bp, throttle_denials
 
@@ -109,14 +110,18 @@ def next_case():
         for q in queues.readable_queues(me(), authorize)
         if authorize(me(), "case", "claim", queue=q) and wanted in ("", q)
     ]
+    now = utcnow()
     claim = claims.claim_next(
         db,
         reviewer=me(),
         queues=mine,
         lease=lease(),
-        now=utcnow(),
+        now=now,
         skip=request.form.get("skip", type=int),
         language=_language_arg(request.form.get("language", ""))[0],
+        may_take=lambda case_id: access.may_claim(
+            db, user=me(), case=db.get(Case, case_id), now=now
+        ),
     )
     db.commit()
     if claim is None:

@@ -64,6 +64,16 @@ def puid(case: Case, decision: CaseDecision) -> str:
     return f"vigil-{case.ref}-d{decision.id}"
 
 
+def visibility_of(decision: CaseDecision) -> str:
+    """The DSA visibility restriction a decision applies ("" for none). A final illegal
+    decision always disables the content's share links (quarantine)."""
+    if decision.ground == Ground.NO_VIOLATION:
+        return ""
+    if decision.outcome in VISIBILITY:
+        return VISIBILITY[decision.outcome]
+    return "DECISION_VISIBILITY_CONTENT_DISABLED" if decision.ground == Ground.ILLEGAL else ""
+
+
 def territorial_scope() -> list[str]:
     """VIGIL_STATEMENT_TERRITORIAL_SCOPE (comma-separated codes), else the whole EEA."""
     configured = [c.strip().upper() for c in setting("STATEMENT_TERRITORIAL_SCOPE").split(",")]
@@ -79,8 +89,8 @@ def statement_for(
     decision: CaseDecision, *, case: Case, conversation: Conversation, source: str
 ) -> dict | None:
     """The statement of reasons for a decision, or None when it restricts nothing."""
-    restricts = decision.outcome in VISIBILITY or decision.outcome == Outcome.RESTRICT
-    if not restricts or decision.ground == Ground.NO_VIOLATION:
+    visibility = visibility_of(decision)
+    if not (visibility or decision.outcome == Outcome.RESTRICT) or not decision.final:
         return None
     labels = [taxonomy.category(key) for key in decision.labels.split(",") if key]
     main = labels[0] if labels else taxonomy.category(case.category)
@@ -101,8 +111,8 @@ def statement_for(
         "decision_facts": decision.facts[:5000],
         "puid": puid(case, decision),
     }
-    if decision.outcome in VISIBILITY:
-        statement["decision_visibility"] = [VISIBILITY[decision.outcome]]
+    if visibility:
+        statement["decision_visibility"] = [visibility]
     if decision.outcome == Outcome.RESTRICT:
         statement["decision_account"] = "DECISION_ACCOUNT_SUSPENDED"
         statement["end_date_account_restriction"] = _day(decision.restricted_until)
@@ -132,6 +142,7 @@ def statements_since(session: Session, since: date) -> Iterator[dict]:
         .join(Case, col(Case.id) == col(CaseDecision.case_id))
         .join(Conversation, col(Conversation.id) == col(Case.conversation_id))
         .where(col(CaseDecision.decided_at) >= datetime.combine(since, time.min, tzinfo=UTC))
+        .where(col(CaseDecision.final))
         .order_by(col(CaseDecision.id))
     )
     for decision, case, conversation in session.exec(query):

@@ -52,7 +52,9 @@ def reports_of_case(
     reports = session.exec(
         select(Report).where(Report.case_id == case.id).order_by(col(Report.id))
     ).all()
-    data_key = case_data_key(session, case=case, keys=keys) if reports else b""
+    # A purged case's key is destroyed: its reports keep their facts, their words are gone.
+    readable = reports and case.purged_at is None
+    data_key = case_data_key(session, case=case, keys=keys) if readable else b""
     labels: dict[str, str] = {}
     views = []
     for report in reports:
@@ -61,7 +63,7 @@ def reports_of_case(
             open_statement(
                 data_key, case_id=case.id, report_ref=report.ref, blob=report.statement_sealed
             )
-            if report.statement_sealed
+            if report.statement_sealed and data_key
             else {}
         )
         name, email = statement.get("name", ""), statement.get("email", "")
@@ -120,7 +122,7 @@ def subject_history(session: Session, *, case: Case) -> list[RelatedCase]:
     for other in session.exec(query):
         decision = session.exec(
             select(CaseDecision)
-            .where(CaseDecision.case_id == other.id)
+            .where(CaseDecision.case_id == other.id, col(CaseDecision.final))
             .order_by(col(CaseDecision.id).desc())
         ).first()
         related.append(

@@ -59,25 +59,30 @@ def case_content(case_id: int, **_ignored) -> Resource:
     return access.content_resource(get_session(), case=case_or_404(case_id), now=utcnow())
 
 
+def case_facts(case_id: int, **_ignored) -> Resource:
+    """Guard resolver: the case with its claimer and earlier deciders (claim, confirm)."""
+    return access.case_resource(get_session(), case=case_or_404(case_id), now=utcnow())
+
+
 def throttle_denials() -> None:
     """Denials are logged under the append lock; a flood of them gets 429 instead."""
     limit = setting("DENIAL_LIMIT_PER_ACTOR")
     throttle.take([(limit, throttle.key_for("deny", me().subject))])
 
 
-def requested_reason(case_id: int) -> tuple[ReasonCode, str]:
-    """The reason and note the reviewer chose for this case (ASSIGNED_REVIEW by default)."""
+def requested_reason(case_id: int) -> tuple[ReasonCode | None, str]:
+    """The reason and note the reviewer chose for this case (None: the flow's own reason)."""
     # One slot, for the case in hand: a slot per case would grow the cookie past the
     # browser's 4 KB limit after a few cases with notes, and silently sign the reviewer out.
     from flask import session
 
     asked = session.get("access") or {}
-    if asked.get("case") != case_id:
-        return ReasonCode.ASSIGNED_REVIEW, ""
+    if asked.get("case") != case_id or not asked.get("reason"):
+        return None, asked.get("note", "") if asked.get("case") == case_id else ""
     try:
-        return ReasonCode(asked.get("reason", ReasonCode.ASSIGNED_REVIEW)), asked.get("note", "")
+        return ReasonCode(asked["reason"]), asked.get("note", "")
     except ValueError:
-        return ReasonCode.ASSIGNED_REVIEW, ""
+        return None, ""
 
 
 def refusal(case: Case, action: AccessAction, refused: access.AccessRefused, reason):
@@ -112,11 +117,14 @@ def refuse_content(action: AccessAction) -> Callable:
             # Outside the workspace (an auditor, an end user): logged, then a plain 403.
             refusal(case, action, access.AccessRefused(""), None)
             abort(403)
-        reason, note = requested_reason(case_id)
-        holds_grant = me().subject in (guarded_resource() or case_content(case_id)).break_glass
-        why = access.reason_problem(reason, note, holds_grant=holds_grant) or access.AccessRefused(
-            "You can see a case's content only while you hold its claim.", offer_break_glass=True
+        reason, _note = requested_reason(case_id)
+        why = access.AccessRefused(
+            "You can see a case's content only while you hold its claim, or with a break-glass "
+            "grant, a legal request or a QA sample.",
+            offer_break_glass=True,
         )
+        if reason == ReasonCode.BREAK_GLASS:
+            why = access.reason_problem(reason, []) or why
         return refusal(case, action, why, reason)
 
     return refused

@@ -55,7 +55,7 @@ def test_errors_and_limits_are_documented(client):
 def test_every_operation_documents_throttling_auth_and_failure(client):
     doc = client.get("/api/openapi.json").get_json()
     operations = [op for ops in doc["paths"].values() for op in ops.values()]
-    assert len(operations) == 7
+    assert len(operations) == 9
     for op in operations:
         responses = op["responses"]
         assert "Retry-After" in responses["429"]["headers"], op["operationId"]

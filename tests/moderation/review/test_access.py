@@ -349,5 +349,7 @@ def test_a_refused_reason_says_what_is_wrong_with_it(app, client, factory):
         data={"csrf_token": token, "reason": "LEGAL_REQUEST", "note": ""},
     )
     page = client.get(f"/review/cases/{case_id}")
+    # A claimer's look is an assigned review: a legal request needs a registered request.
     assert page.status_code == 403
-    assert "This reason needs a note saying why." in page.get_data(as_text=True)
+    text = page.get_data(as_text=True)
+    assert "The reason LEGAL_REQUEST does not fit this look; yours is ASSIGNED_REVIEW." in text

@@ -94,6 +94,7 @@ def test_a_reassignment_racing_a_decision_waits_and_then_finds_the_case_closed(
     from moderation.review import claims as claims_module
     from moderation.review import decisions as review_service
     from moderation.review.models import CaseDecision, Outcome
+    from moderation.review.rules import ReviewRules
 
     engine = app.extensions["vigil.engine"]
     case_id = make_case(app)
@@ -121,7 +122,7 @@ def test_a_reassignment_racing_a_decision_waits_and_then_finds_the_case_closed(
 
     def decide() -> None:
         try:
-            with session_scope(engine) as session:
+            with app.app_context(), session_scope(engine) as session:
                 review_service.decide_case(
                     session,
                     case=session.get(Case, case_id),
@@ -131,6 +132,7 @@ def test_a_reassignment_racing_a_decision_waits_and_then_finds_the_case_closed(
                         outcome=Outcome.NO_ACTION, facts="A test decision."
                     ),
                     now=utcnow(),
+                    rules=ReviewRules(),
                 )
         except BaseException as exc:
             errors.append(exc)
