@@ -160,6 +160,29 @@ def seed_intake(session: Session, *, owner: User, settings: IntakeSettings, pepp
     return created
 
 
+def seed_appeal(session: Session, *, owner: User) -> None:
+    """Una appeals the first demo decision, so the appeals queue has a case to decide."""
+    from moderation.review.appeals import file_appeal
+    from moderation.review.models import Appellant
+    from moderation.review.rules import current_rules
+
+    session.flush()
+    conversation = session.exec(
+        select(Conversation).where(Conversation.external_id == "demo-decided-1")
+    ).one()
+    case = session.exec(select(Case).where(Case.conversation_id == conversation.id)).one()
+    file_appeal(
+        session,
+        case=case,
+        appellant=Appellant.AFFECTED,
+        appellant_key=f"user:{owner.id}",
+        statement="Demo appeal: the message was a warning about the scam, not the scam.",
+        channel="web",
+        now=utcnow(),
+        rules=current_rules(),
+    )
+
+
 # Decided demo cases (harmless placeholders): ground, action, legal or terms ground, facts.
 # Decided demo cases (harmless placeholders): category, ground, action, law or term, facts.
 DECIDED_CONVERSATIONS = [
@@ -279,6 +302,8 @@ def seed_decided(session: Session, *, owner: User, reviewer: User, settings: Int
             rules=current_rules(),
         )
         created += 1
+    if created:
+        seed_appeal(session, owner=owner)
     return created
 
 

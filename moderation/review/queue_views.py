@@ -19,6 +19,10 @@ from moderation.review.models import ReviewPreference
 from moderation.review.web import in_workspace, lease, me, review_bp, throttle_denials
 
 LANGUAGE_RE = re.compile(r"[a-z]{2,3}")
+OVERSIGHT_DOORS = (
+    ("qa_sample", "Quality assurance samples", "review.qa_samples"),
+    ("legal_request", "Open a case for a legal request", "review.legal_request"),
+)
 
 
 def queue_arg(queue: str) -> str:
@@ -50,10 +54,18 @@ def overview():
     mine = queues.readable_queues(me(), authorize)
     stats = {queue: queues.queue_stats(db, queue=queue, now=now) for queue in mine}
     approver = any(authorize(me(), "break_glass", "approve", queue=q) for q in ("*", *mine))
-    if not mine and not approver:
+    # Doors outside the queues, for the roles that have them (QA samples, legal requests).
+    doors = [
+        (label, endpoint)
+        for obj, label, endpoint in OVERSIGHT_DOORS
+        if authorize(me(), obj, "create")
+    ]
+    if not mine and not approver and not doors:
         abort(403)
     pending = break_glass.pending_grants(db) if approver else []
-    return render_template("moderation/review/overview.html", stats=stats, pending=pending)
+    return render_template(
+        "moderation/review/overview.html", stats=stats, pending=pending, doors=doors
+    )
 
 
 def _language_arg(raw: str) -> tuple[str, str]:

@@ -22,8 +22,14 @@ def readable_queues(user, authorize) -> list[str]:
 
 
 def may_use_workspace(user, authorize) -> bool:
-    """Whether the workspace has anything for this user: a queue, or break-glass approvals."""
-    return bool(readable_queues(user, authorize)) or authorize(user, "break_glass", "approve")
+    """Whether the workspace has anything for this user: a queue, break-glass approvals, QA
+    samples or legal requests."""
+    return (
+        bool(readable_queues(user, authorize))
+        or authorize(user, "break_glass", "approve")
+        or authorize(user, "qa_sample", "create")
+        or authorize(user, "legal_request", "create")
+    )
 
 
 @dataclass(frozen=True)

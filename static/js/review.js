@@ -71,6 +71,32 @@
     event.preventDefault();
   });
 
+  // Decision forms answer bad input inline: the typed facts stay, the error shows above
+  // the button. Without JavaScript the form posts as usual (and errors get their own page).
+  Array.prototype.forEach.call(document.querySelectorAll("form[data-inline-errors]"), function (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      fetch(form.action, {
+        method: "POST", credentials: "same-origin", body: new FormData(form),
+        redirect: "manual", headers: { "Accept": "application/json" }
+      }).then(function (response) {
+        if (response.type === "opaqueredirect") { window.location.assign(form.dataset.next); return; }
+        if (response.status !== 409 && response.status !== 422) { form.submit(); return; }
+        return response.json().then(function (data) {
+          var box = form.querySelector(".form-error");
+          if (!box) {
+            box = document.createElement("p");
+            box.className = "error form-error";
+            box.setAttribute("role", "alert");
+            form.insertBefore(box, form.querySelector("button[type=submit]"));
+          }
+          box.textContent = data.error;
+          box.scrollIntoView({ block: "center" });
+        });
+      }).catch(function () { form.submit(); });
+    });
+  });
+
   // The SLA timer: time left (or overdue) from the deadline the server rendered.
   var sla = document.getElementById("sla-timer");
   function tick() {
