@@ -7,7 +7,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Intake and webhook settings, the intake, API and review blueprints, the CLI, home links."""
+    """Intake and webhook settings, the intake, API, review and transparency blueprints, the
+    CLI, home links."""
     from access_control.guard import authorize
     from core.config import ConfigError
     from core.views import add_home_link
@@ -26,6 +27,7 @@ def init_app(app: Flask) -> None:
     from moderation.review.outcome_views import outcomes_bp
     from moderation.review.queues import may_use_workspace
     from moderation.review.rules import review_rules
+    from moderation.review.transparency_views import transparency_bp
     from moderation.review.web import review_bp
     from privacy.rights import add_data_section, add_hold_check
 
@@ -43,6 +45,7 @@ def init_app(app: Flask) -> None:
     app.extensions["csrf"].exempt(api_bp)
     app.register_blueprint(review_bp)
     app.register_blueprint(outcomes_bp)
+    app.register_blueprint(transparency_bp)
     cli.init_app(app)
     webhooks_cli.init_app(app)
     # Data rights: a person's download lists their reports; erasure keeps report evidence.
@@ -54,6 +57,13 @@ def init_app(app: Flask) -> None:
         label="Review queues",
         endpoint="review.overview",
         shown=lambda user: may_use_workspace(user, authorize),
+    )
+    add_home_link(
+        app,
+        order=25,
+        label="Transparency figures",
+        endpoint="transparency.figures",
+        shown=lambda user: authorize(user, "transparency", "read"),
     )
     add_home_link(
         app,
