@@ -28,7 +28,12 @@ class EventType(enum.StrEnum):
     ACCOUNT_DELETED = "account.deleted"
     ACCOUNT_DISABLED = "account.disabled"
     ACCOUNT_ENABLED = "account.enabled"
+    ACCOUNT_ENROLLED = "account.enrolled"
+    ACCOUNT_INVITED = "account.invited"
     ACCOUNT_PASSWORD_CHANGED = "account.password_changed"  # noqa: S105 (an event name)
+    ACCOUNT_RESET_APPROVED = "account.reset_approved"
+    ACCOUNT_RESET_REFUSED = "account.reset_refused"
+    ACCOUNT_RESET_REQUESTED = "account.reset_requested"
     AUTH_LOGIN = "auth.login"
     AUTH_LOGIN_FAILED = "auth.login_failed"
     AUTH_LOGOUT = "auth.logout"
@@ -47,6 +52,10 @@ class EventType(enum.StrEnum):
     POLICY_RULE_REMOVED = "policy.rule_removed"
     QA_SAMPLE_DRAWN = "qa_sample.drawn"
     ROLE_GRANTED = "role.granted"
+    ROLE_REQUEST_APPROVED = "role.request_approved"
+    ROLE_REQUEST_EXPIRED = "role.request_expired"
+    ROLE_REQUEST_REFUSED = "role.request_refused"
+    ROLE_REQUESTED = "role.requested"
     ROLE_REVOKED = "role.revoked"
     TOKEN_CREATED = "token.created"  # noqa: S105 (an event name)
     TOKEN_REVOKED = "token.revoked"  # noqa: S105 (an event name)

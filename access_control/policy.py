@@ -18,6 +18,7 @@ from access_control.permissions import (
     CONDITIONS,
     OBJECTS,
     QUEUES,
+    ROLE_CATALOGUE,
     Resource,
     Subject,
     is_role,
@@ -169,6 +170,13 @@ def load_baseline(session: Session) -> int:
             add_rule(session, actor=None, rule=rule, reason="baseline policy")
             count += 1
     return count
+
+
+def offered_roles(session: Session) -> list[str]:
+    """Catalogue roles the policy has rows for, in catalogue order (a role without rows
+    would grant nothing, so it is offered nowhere)."""
+    named = set(session.exec(select(PolicyRule.v0).where(PolicyRule.ptype == "p")))
+    return [role for role in ROLE_CATALOGUE if role in named]
 
 
 def current_version(session: Session) -> int:
