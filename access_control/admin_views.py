@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlmodel import select
+from sqlmodel import col, select
 
 from access_control import accounts, enrolment, role_requests
 from access_control.forms import (
@@ -17,7 +17,7 @@ from access_control.forms import (
     role_choices,
 )
 from access_control.guard import authorize, requires
-from access_control.journal import AdminEvent
+from access_control.journal import AdminEvent, EventType
 from access_control.models import AccountStatus, PolicyRule, User
 from access_control.policy import current_version, offered_roles, roles_of
 from core.config import setting
@@ -283,15 +283,61 @@ def decide_reset(reset_id: int):
     )
 
 
+EVENTS_PAGE = 100
+
+
+def _event_filters(args) -> tuple[list, dict[str, str], list[str]]:
+    """The journal query's conditions from the page's filters, their values, and errors."""
+    conditions, values, errors = [], {}, []
+    kind = args.get("type", "")[:64]
+    if kind:
+        if kind in EventType.__members__.values():
+            conditions.append(AdminEvent.event_type == EventType(kind))
+        else:
+            errors.append(f"Unknown event type {kind!r}.")
+    actor = args.get("actor", "").strip()[:120]
+    if actor:
+        conditions.append(col(AdminEvent.actor_label).contains(actor, autoescape=True))
+    target = args.get("target", "").strip()[:120]
+    if target:
+        conditions.append(col(AdminEvent.target_label).contains(target, autoescape=True))
+    for name, op in (("since", "ge"), ("until", "le")):
+        raw = args.get(name, "").strip()[:10]
+        if not raw:
+            continue
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError:
+            errors.append(f"Give {name} as a date (YYYY-MM-DD).")
+            continue
+        edge = datetime.combine(day, time.min if op == "ge" else time.max, tzinfo=UTC)
+        column = col(AdminEvent.occurred_at)
+        conditions.append(column >= edge if op == "ge" else column <= edge)
+        values[name] = raw
+    values.update(type=kind, actor=actor, target=target)
+    return conditions, values, errors
+
+
 @admin_bp.route("/events")
 @requires("admin_event", "read")
 def events():
-    before = request.args.get("before", type=int)
-    query = select(AdminEvent).order_by(AdminEvent.id.desc()).limit(100)
+    conditions, values, errors = _event_filters(request.args)
+    before = request.args.get("before", "")
+    query = select(AdminEvent).order_by(col(AdminEvent.id).desc()).limit(EVENTS_PAGE)
     if before:
-        query = query.where(AdminEvent.id < before)
-    rows = get_session().exec(query).all()
-    return render_template("access_control/admin/events.html", events=rows)
+        if before.isdigit() and len(before) <= 18:
+            query = query.where(col(AdminEvent.id) < int(before))
+        else:
+            errors.append("That page link is not valid.")
+    rows = [] if errors else get_session().exec(query.where(*conditions)).all()
+    return render_template(
+        "access_control/admin/events.html",
+        events=rows,
+        values=values,
+        errors=errors,
+        types=[t.value for t in EventType],
+        older=rows[-1].id if len(rows) == EVENTS_PAGE else None,
+    ), (400 if errors else 200)
 
 
 @admin_bp.route("/policy")

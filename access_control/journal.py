@@ -99,12 +99,14 @@ def record_event(
     reason: str = "",
     before: Any = None,
     after: Any = None,
+    anonymous: str = SYSTEM_LABEL,
 ) -> AdminEvent:
-    """Add an event to the session; it commits with the change it describes."""
+    """Add an event to the session; it commits with the change it describes. `anonymous`
+    names an actor Vigil does not know (default: the operator's command line)."""
     event = AdminEvent(
         event_type=EventType(event_type),  # an unregistered type is a bug: ValueError
         actor_id=getattr(actor, "id", None),
-        actor_label=actor.label if actor is not None else SYSTEM_LABEL,
+        actor_label=actor.label if actor is not None else anonymous[:400],
         target_type=target_type,
         target_id=str(target_id),
         target_label=target_label,

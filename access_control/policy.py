@@ -108,13 +108,19 @@ def _journal_and_bump(
     else:
         event = EventType.POLICY_RULE_ADDED if added else EventType.POLICY_RULE_REMOVED
     change = {"after" if added else "before": rule.describe()}
+    target_type, target_label = "policy_rule", rule.describe()
+    if rule.ptype == "g":  # a role grant reads as a person and a role, not a Casbin row
+        subject, role = rule.values
+        person = session.get(User, int(subject.split(":", 1)[1]))
+        target_type = "account"
+        target_label = f"{person.label if person else subject} as {role}"
     record_event(
         session,
         event_type=event,
         actor=actor,
-        target_type="policy_rule",
+        target_type=target_type,
         target_id=rule.values[0],
-        target_label=rule.describe(),
+        target_label=target_label,
         reason=reason,
         **change,
     )
