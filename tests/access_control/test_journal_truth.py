@@ -54,3 +54,11 @@ def test_the_events_page_filters_and_pages(app, client, factory, db):
     older = client.get(f"/admin/events?before={newest}").text
     assert f"<td>{newest}</td>" not in older
     assert client.get("/admin/events?actor=nobody-at-all").text.count("<tr>") == 1
+
+
+def test_staff_see_only_the_links_their_roles_can_use(client, factory):
+    factory.login_as(client, "auditor")
+    nav = client.get("/admin/events").text.split('<nav class="subnav">')[1].split("</nav>")[0]
+    assert "Events" in nav
+    for hidden in ("New account", "Approvals", "Policy", "Accounts"):
+        assert hidden not in nav
