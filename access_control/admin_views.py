@@ -9,7 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlmodel import col, select
 
-from access_control import accounts, enrolment, role_requests
+from access_control import accounts, enrolment, policy_changes, role_requests
 from access_control.forms import (
     CreateAccountForm,
     RoleForm,
@@ -19,7 +19,7 @@ from access_control.forms import (
 from access_control.guard import authorize, requires
 from access_control.journal import AdminEvent, EventType
 from access_control.models import AccountStatus, PolicyRule, User
-from access_control.policy import current_version, offered_roles, roles_of
+from access_control.policy import PolicyError, current_version, offered_roles, roles_of
 from core.config import setting
 from core.db import get_session
 from core.timeutil import utcnow
@@ -340,11 +340,87 @@ def events():
     ), (400 if errors else 200)
 
 
+def _policy_page(*, error: str = "", status: int = 200, row: str = ""):
+    db, now = get_session(), utcnow()
+    rows = db.exec(select(PolicyRule).where(PolicyRule.ptype == "p").order_by(PolicyRule.id)).all()
+    pending = policy_changes.pending_policy_requests(db, now=now)
+    db.commit()
+    return render_template(
+        "access_control/admin/policy.html",
+        rows=rows,
+        version=current_version(db),
+        pending=pending,
+        me=_me(),
+        form=StatusForm(),
+        error=error,
+        row=row,
+    ), status
+
+
 @admin_bp.route("/policy")
 @requires("policy", "read")
 def policy():
-    db = get_session()
-    rows = db.exec(select(PolicyRule).where(PolicyRule.ptype == "p").order_by(PolicyRule.id)).all()
-    return render_template(
-        "access_control/admin/policy.html", rows=rows, version=current_version(db)
+    return _policy_page()
+
+
+def _change_from_form():
+    return policy_changes.parse_change(
+        request.form.get("verb", ""), request.form.get("row", "")[:400]
     )
+
+
+@admin_bp.route("/policy/preview", methods=["POST"])
+@requires("policy", "write")
+def policy_preview():
+    try:
+        change = _change_from_form()
+    except PolicyError as exc:
+        return _policy_page(error=str(exc), status=422, row=request.form.get("row", "")[:400])
+    return render_template(
+        "access_control/admin/policy_preview.html", change=change, form=StatusForm()
+    )
+
+
+@admin_bp.route("/policy/apply", methods=["POST"])
+@requires("policy", "write")
+def policy_apply():
+    db = get_session()
+    try:
+        change = _change_from_form()
+        pending = policy_changes.propose(
+            db,
+            actor=_me(),
+            change=change,
+            reason=request.form.get("reason", ""),
+            lifetime=timedelta(hours=setting("ROLE_REQUEST_HOURS")),
+            now=utcnow(),
+        )
+    except (PolicyError, accounts.AccountError) as exc:
+        db.rollback()
+        return _policy_page(error=str(exc), status=getattr(exc, "status", 422))
+    db.commit()
+    if pending is None:
+        flash(f"Applied: {change.describe()}")
+    else:
+        flash(f"This change widens access: a second admin must approve it ({change.describe()}).")
+    return redirect(url_for("admin.policy"))
+
+
+@admin_bp.route("/policy/requests/<int:request_id>", methods=["POST"])
+@requires("policy", "write")
+def policy_request_decision(request_id: int):
+    db = get_session()
+    try:
+        policy_changes.decide_policy_request(
+            db,
+            actor=_me(),
+            request_id=request_id,
+            approve=request.form.get("verdict") == "approve",
+            now=utcnow(),
+        )
+    except (PolicyError, accounts.AccountError) as exc:
+        db.rollback()
+        return _policy_page(error=str(exc), status=getattr(exc, "status", 422))
+    db.commit()
+    flash("Decided.")
+    return redirect(url_for("admin.policy"))

@@ -94,6 +94,38 @@ def policy_show() -> None:
             click.echo(", ".join((row.ptype, *row.values())))
 
 
+def _policy_change(verb: str, row: str, reason: str) -> None:
+    from access_control.policy import PolicyError
+    from access_control.policy_changes import apply_change, parse_change
+
+    try:
+        change = parse_change(verb, row)
+        with session_scope(_engine()) as session:
+            apply_change(session, actor=None, change=change, reason=reason)
+    except PolicyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"applied: {change.describe()}")
+
+
+ROW_HELP = 'The row, e.g. "p, reviewer:general, general, queue, read, any, allow".'
+
+
+@policy_cli.command("add")
+@click.option("--row", required=True, help=ROW_HELP)
+@click.option("--reason", required=True, help="Why (journaled).")
+def policy_add(row: str, reason: str) -> None:
+    """Add a policy row (validated, journaled, versioned; every worker reloads)."""
+    _policy_change("add", row, reason)
+
+
+@policy_cli.command("remove")
+@click.option("--row", required=True, help=ROW_HELP)
+@click.option("--reason", required=True, help="Why (journaled).")
+def policy_remove(row: str, reason: str) -> None:
+    """Remove a policy row (a baseline row stays removed across upgrades)."""
+    _policy_change("remove", row, reason)
+
+
 tokens_cli = AppGroup("tokens", help="Service tokens for the chat backend.")
 
 

@@ -48,6 +48,8 @@ class EventType(enum.StrEnum):
     LEGAL_HOLD_LIFTED = "legal_hold.lifted"
     LEGAL_HOLD_PLACED = "legal_hold.placed"
     LEGAL_REQUEST_REGISTERED = "legal_request.registered"
+    POLICY_CHANGE_DECIDED = "policy.change_decided"
+    POLICY_CHANGE_REQUESTED = "policy.change_requested"
     POLICY_RULE_ADDED = "policy.rule_added"
     POLICY_RULE_REMOVED = "policy.rule_removed"
     QA_SAMPLE_DRAWN = "qa_sample.drawn"

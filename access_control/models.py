@@ -174,3 +174,23 @@ class RoleRequest(SQLModel, table=True):
     decided_by_label: str = Field(default="", max_length=400)
     decided_at: datetime | None = Field(default=None, sa_column=utc_column(True))
     decision_reason: str = Field(default="", max_length=500)
+
+
+class PolicyRequest(SQLModel, table=True):
+    """A policy change that widens content access, waiting for a second admin."""
+
+    __tablename__ = "policy_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    verb: str = Field(max_length=8)  # add or remove
+    row: str = Field(max_length=400)  # the p row as Casbin's CSV shows it
+    reason: str = Field(max_length=500)
+    requested_by: int = Field(foreign_key="user.id")
+    requested_by_label: str = Field(max_length=400)
+    requested_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    expires_at: datetime = Field(sa_column=utc_column())
+    state: RequestState = Field(
+        default=RequestState.PENDING, sa_column=enum_column(RequestState, 16)
+    )
+    decided_by_label: str = Field(default="", max_length=400)
+    decided_at: datetime | None = Field(default=None, sa_column=utc_column(True))

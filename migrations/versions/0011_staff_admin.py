@@ -1,4 +1,4 @@
-"""staff administration: one-time enrolment and reset links, role requests (four-eyes)
+"""staff administration: one-time enrolment and reset links, role and policy requests (four-eyes)
 
 Revision ID: 0011_staff_admin
 Revises: 0010_consequences
@@ -60,8 +60,23 @@ def upgrade() -> None:
         sa.Column("decision_reason", sa.String(500), nullable=False),
     )
     op.create_index("ix_role_request_user_id", "role_request", ["user_id"])
+    op.create_table(
+        "policy_request",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("verb", sa.String(8), nullable=False),
+        sa.Column("row", sa.String(400), nullable=False),
+        sa.Column("reason", sa.String(500), nullable=False),
+        _user("requested_by"),
+        sa.Column("requested_by_label", sa.String(400), nullable=False),
+        _utc("requested_at"),
+        _utc("expires_at"),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("decided_by_label", sa.String(400), nullable=False),
+        _utc("decided_at", True),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("policy_request")
     op.drop_table("role_request")
     op.drop_table("account_invitation")
