@@ -7,7 +7,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Sign-in, the enforcer cache, auth and admin pages, CLI, baseline policy, home links."""
-    from flask_login import LoginManager
+    from flask_login import LoginManager, current_user
 
     from access_control import cli
     from access_control.admin_views import admin_bp
@@ -20,6 +20,8 @@ def init_app(app: Flask) -> None:
     from core.views import add_home_link, set_home_roles
 
     app.extensions["vigil.enforcer"] = EnforcerHolder()
+    # Templates show a link only to someone the policy lets use it: {% if may("policy", "read") %}.
+    app.jinja_env.globals["may"] = lambda obj, act: authorize(current_user, obj, act)
     init_login(app, LoginManager())
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)

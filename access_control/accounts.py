@@ -10,7 +10,14 @@ from access_control import passwords
 from access_control.journal import EventType, record_event
 from access_control.models import AccountStatus, User
 from access_control.permissions import Resource, is_role
-from access_control.policy import PolicyError, Rule, add_rule, remove_rule, roles_of
+from access_control.policy import (
+    PolicyError,
+    Rule,
+    add_rule,
+    offered_roles,
+    remove_rule,
+    roles_of,
+)
 
 
 class AccountError(ValueError):
@@ -119,7 +126,7 @@ def change_password(session: Session, *, user: User, current: str, new: str) -> 
     return user
 
 
-def _check_grant(actor: User | None, user: User, role: str, authorize) -> None:
+def check_grant(actor: User | None, user: User, role: str, authorize) -> None:
     if not is_role(role):
         raise AccountError(f"Unknown role {role!r}.")
     if actor is None:
@@ -132,10 +139,25 @@ def _check_grant(actor: User | None, user: User, role: str, authorize) -> None:
 
 
 def grant_role(
-    session: Session, *, actor: User | None, user: User, role: str, reason: str, authorize
+    session: Session,
+    *,
+    actor: User | None,
+    user: User,
+    role: str,
+    reason: str,
+    authorize,
+    approved: bool = False,
 ) -> None:
-    """Grant a role through the policy service; self-grants are refused by policy."""
-    _check_grant(actor, user, role, authorize)
+    """Grant a role through the policy service; self-grants are refused by policy.
+
+    A person's grant happens only as the approval of a second admin (role_requests);
+    `actor` None is the operator on the host, through the command line.
+    """
+    check_grant(actor, user, role, authorize)
+    if actor is not None and not approved:
+        raise AccountError("A role grant needs a second admin's approval: request it.", 403)
+    if role not in offered_roles(session):
+        raise AccountError(f"{role} grants nothing: the policy has no rows for it.")
     rotate_sessions(user)  # a new role starts with a fresh sign-in (and its second factor)
     session.add(user)
     try:
@@ -148,7 +170,7 @@ def revoke_role(
     session: Session, *, actor: User | None, user: User, role: str, reason: str, authorize
 ) -> None:
     """Revoke a role through the policy service."""
-    _check_grant(actor, user, role, authorize)
+    check_grant(actor, user, role, authorize)
     rotate_sessions(user)
     session.add(user)
     try:

@@ -7,19 +7,21 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 
-from access_control import accounts, mfa, signin
+from access_control import accounts, enrolment, mfa, signin
 from access_control.forms import (
     CodeForm,
     EmptyForm,
     EnrollForm,
     LoginForm,
     PasswordForm,
+    SetPasswordForm,
 )
 from access_control.guard import public, signed_in
 from access_control.models import User
 from access_control.policy import roles_of
 from access_control.sessions import pending_user, set_pending, start_session
 from core.db import get_session
+from core.timeutil import utcnow
 
 auth_bp = Blueprint("auth", __name__)
 
@@ -106,6 +108,42 @@ def enroll():
         secret=secret,
         uri=uri,
     )
+
+
+@auth_bp.route("/enrol/<token>", methods=["GET", "POST"])
+@public
+def enrol(token: str):
+    """A one-time link: the person sets their own password, then enrols their second factor."""
+    db, now = get_session(), utcnow()
+    try:
+        invitation = enrolment.find_link(db, token, now=now)
+    except enrolment.LinkError as exc:
+        return render_template("access_control/auth/link_gone.html", why=str(exc)), exc.status
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = enrolment.redeem(
+                db,
+                token=token,
+                password=form.new.data,
+                address=request.remote_addr or "",
+                now=now,
+            )
+        except enrolment.LinkError as exc:
+            db.rollback()
+            return render_template("access_control/auth/link_gone.html", why=str(exc)), exc.status
+        except accounts.AccountError as exc:
+            db.rollback()
+            form.new.errors.append(str(exc))
+        else:
+            db.commit()
+            session.clear()
+            set_pending(user, "enroll")  # staff always enrol a second factor next
+            return redirect(url_for("auth.enroll"))
+    user = db.get(User, invitation.user_id)
+    return render_template(
+        "access_control/auth/enrol.html", form=form, user=user, purpose=invitation.purpose
+    ), (422 if form.errors else 200)
 
 
 @auth_bp.route("/logout", methods=["POST"])

@@ -26,14 +26,15 @@ def _engine():
 @click.option("--email", required=True)
 @click.option("--name", default=None, help="Display name (defaults to the email's local part).")
 @click.option("--role", "roles", multiple=True, help="Role to grant; repeatable.")
-@click.option("--password", default=None, help="Omit to generate one (printed once).")
-def users_create(
-    email: str, name: str | None, roles: tuple[str, ...], password: str | None
-) -> None:
-    """Create an account; staff enrol TOTP at first sign-in."""
-    from access_control import accounts
+def users_create(email: str, name: str | None, roles: tuple[str, ...]) -> None:
+    """Create an account and print its one-time enrolment link (nobody else learns the
+    password: the person chooses it, then enrols TOTP). Roles granted here take effect at
+    once: the operator on the host is the second pair of eyes."""
+    from datetime import timedelta
 
-    password = password or secrets.token_urlsafe(12)
+    from access_control import accounts, enrolment
+    from core.timeutil import utcnow
+
     try:
         with session_scope(_engine()) as session:
             user = accounts.create_account(
@@ -41,7 +42,7 @@ def users_create(
                 actor=None,
                 email=email,
                 display_name=name or email.split("@")[0],
-                password=password,
+                password=secrets.token_urlsafe(32),
             )
             for role in roles:
                 accounts.grant_role(
@@ -52,10 +53,15 @@ def users_create(
                     reason="created on the command line",
                     authorize=None,
                 )
+            hours = setting("ENROL_LINK_HOURS")
+            token = enrolment.invite(
+                session, actor=None, user=user, lifetime=timedelta(hours=hours), now=utcnow()
+            )
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"created {user.email} with roles: {', '.join(roles) or 'none'}")
-    click.echo(f"password (shown once): {password}")
+    click.echo(f"enrolment link (works once, for {hours} h; shown only now): /enrol/{token}")
+    click.echo("open it on Vigil's own address, e.g. http://127.0.0.1:5000/enrol/...")
 
 
 @users_cli.command("disable")
@@ -86,6 +92,38 @@ def policy_show() -> None:
         click.echo(f"policy version {current_version(session)}")
         for row in session.exec(select(PolicyRule).order_by(PolicyRule.id)):
             click.echo(", ".join((row.ptype, *row.values())))
+
+
+def _policy_change(verb: str, row: str, reason: str) -> None:
+    from access_control.policy import PolicyError
+    from access_control.policy_changes import apply_change, parse_change
+
+    try:
+        change = parse_change(verb, row)
+        with session_scope(_engine()) as session:
+            apply_change(session, actor=None, change=change, reason=reason)
+    except PolicyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"applied: {change.describe()}")
+
+
+ROW_HELP = 'The row, e.g. "p, reviewer:general, general, queue, read, any, allow".'
+
+
+@policy_cli.command("add")
+@click.option("--row", required=True, help=ROW_HELP)
+@click.option("--reason", required=True, help="Why (journaled).")
+def policy_add(row: str, reason: str) -> None:
+    """Add a policy row (validated, journaled, versioned; every worker reloads)."""
+    _policy_change("add", row, reason)
+
+
+@policy_cli.command("remove")
+@click.option("--row", required=True, help=ROW_HELP)
+@click.option("--reason", required=True, help="Why (journaled).")
+def policy_remove(row: str, reason: str) -> None:
+    """Remove a policy row (a baseline row stays removed across upgrades)."""
+    _policy_change("remove", row, reason)
 
 
 tokens_cli = AppGroup("tokens", help="Service tokens for the chat backend.")

@@ -28,7 +28,12 @@ class EventType(enum.StrEnum):
     ACCOUNT_DELETED = "account.deleted"
     ACCOUNT_DISABLED = "account.disabled"
     ACCOUNT_ENABLED = "account.enabled"
+    ACCOUNT_ENROLLED = "account.enrolled"
+    ACCOUNT_INVITED = "account.invited"
     ACCOUNT_PASSWORD_CHANGED = "account.password_changed"  # noqa: S105 (an event name)
+    ACCOUNT_RESET_APPROVED = "account.reset_approved"
+    ACCOUNT_RESET_REFUSED = "account.reset_refused"
+    ACCOUNT_RESET_REQUESTED = "account.reset_requested"
     AUTH_LOGIN = "auth.login"
     AUTH_LOGIN_FAILED = "auth.login_failed"
     AUTH_LOGOUT = "auth.logout"
@@ -43,10 +48,16 @@ class EventType(enum.StrEnum):
     LEGAL_HOLD_LIFTED = "legal_hold.lifted"
     LEGAL_HOLD_PLACED = "legal_hold.placed"
     LEGAL_REQUEST_REGISTERED = "legal_request.registered"
+    POLICY_CHANGE_DECIDED = "policy.change_decided"
+    POLICY_CHANGE_REQUESTED = "policy.change_requested"
     POLICY_RULE_ADDED = "policy.rule_added"
     POLICY_RULE_REMOVED = "policy.rule_removed"
     QA_SAMPLE_DRAWN = "qa_sample.drawn"
     ROLE_GRANTED = "role.granted"
+    ROLE_REQUEST_APPROVED = "role.request_approved"
+    ROLE_REQUEST_EXPIRED = "role.request_expired"
+    ROLE_REQUEST_REFUSED = "role.request_refused"
+    ROLE_REQUESTED = "role.requested"
     ROLE_REVOKED = "role.revoked"
     TOKEN_CREATED = "token.created"  # noqa: S105 (an event name)
     TOKEN_REVOKED = "token.revoked"  # noqa: S105 (an event name)
@@ -90,12 +101,14 @@ def record_event(
     reason: str = "",
     before: Any = None,
     after: Any = None,
+    anonymous: str = SYSTEM_LABEL,
 ) -> AdminEvent:
-    """Add an event to the session; it commits with the change it describes."""
+    """Add an event to the session; it commits with the change it describes. `anonymous`
+    names an actor Vigil does not know (default: the operator's command line)."""
     event = AdminEvent(
         event_type=EventType(event_type),  # an unregistered type is a bug: ValueError
         actor_id=getattr(actor, "id", None),
-        actor_label=actor.label if actor is not None else SYSTEM_LABEL,
+        actor_label=actor.label if actor is not None else anonymous[:400],
         target_type=target_type,
         target_id=str(target_id),
         target_label=target_label,

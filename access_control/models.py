@@ -116,3 +116,81 @@ class ServiceToken(SQLModel, table=True):
     def has_scope(self, scope: str) -> bool:
         """True if this token was granted `scope`."""
         return scope in self.scopes.split()
+
+
+class InvitePurpose(enum.StrEnum):
+    ENROL = "enrol"  # a new account sets its own password and second factor
+    RESET = "reset"  # a second admin approved: new password, second factor enrolled again
+
+
+class Invitation(SQLModel, table=True):
+    """A one-time link that lets a person set their own credentials (the token only hashed).
+
+    A reset link exists only once a second admin approved it (token_hash empty before).
+    """
+
+    __tablename__ = "account_invitation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    purpose: InvitePurpose = Field(sa_column=enum_column(InvitePurpose, 8))
+    token_hash: str = Field(default="", max_length=64, index=True)
+    reason: str = Field(default="", max_length=500)
+    requested_by: int | None = Field(default=None)  # None: the operator's command line
+    requested_by_label: str = Field(max_length=400)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    approved_by: int | None = Field(default=None)
+    approved_at: datetime | None = Field(default=None, sa_column=utc_column(True))
+    expires_at: datetime | None = Field(default=None, sa_column=utc_column(True))
+    used_at: datetime | None = Field(default=None, sa_column=utc_column(True))
+    used_from: str = Field(default="", max_length=64)  # the client address that used it
+    refused_at: datetime | None = Field(default=None, sa_column=utc_column(True))
+
+
+class RequestState(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
+    EXPIRED = "expired"
+
+
+class RoleRequest(SQLModel, table=True):
+    """A role grant waiting for a second admin (four-eyes on power)."""
+
+    __tablename__ = "role_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    role: str = Field(max_length=64)
+    reason: str = Field(max_length=500)
+    requested_by: int = Field(foreign_key="user.id")
+    requested_by_label: str = Field(max_length=400)
+    requested_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    expires_at: datetime = Field(sa_column=utc_column())
+    state: RequestState = Field(
+        default=RequestState.PENDING, sa_column=enum_column(RequestState, 16)
+    )
+    decided_by: int | None = Field(default=None)
+    decided_by_label: str = Field(default="", max_length=400)
+    decided_at: datetime | None = Field(default=None, sa_column=utc_column(True))
+    decision_reason: str = Field(default="", max_length=500)
+
+
+class PolicyRequest(SQLModel, table=True):
+    """A policy change that widens content access, waiting for a second admin."""
+
+    __tablename__ = "policy_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    verb: str = Field(max_length=8)  # add or remove
+    row: str = Field(max_length=400)  # the p row as Casbin's CSV shows it
+    reason: str = Field(max_length=500)
+    requested_by: int = Field(foreign_key="user.id")
+    requested_by_label: str = Field(max_length=400)
+    requested_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    expires_at: datetime = Field(sa_column=utc_column())
+    state: RequestState = Field(
+        default=RequestState.PENDING, sa_column=enum_column(RequestState, 16)
+    )
+    decided_by_label: str = Field(default="", max_length=400)
+    decided_at: datetime | None = Field(default=None, sa_column=utc_column(True))

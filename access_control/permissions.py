@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import dataclass, field
 
 from access_control.models import AccountStatus
@@ -58,7 +57,23 @@ ACTIONS = (
     "write",
 )
 
-STAFF_ROLE_PATTERN = re.compile(r"^(admin|auditor|qa|(reviewer|specialist):(?P<queue>[a-z_]+))$")
+# The role catalogue, declared once: every role Vigil knows, with what it is for. A role is
+# offered (forms, CLI help) only while the policy has rows for it (policy.offered_roles).
+ROLE_CATALOGUE: dict[str, str] = {
+    "admin": "Manages accounts, role requests and the policy; never sees content.",
+    "auditor": "Reads the access log, the journal and the transparency figures.",
+    "qa": "Draws random samples of decided cases and reads them, read-only.",
+    "reviewer:general": "Claims and decides cases in the general queue.",
+    "reviewer:appeals": "Decides appeals against decisions they took no part in.",
+    "specialist:child_safety": (
+        "Works child-safety and escalated cases; confirms four-eyes decisions there."
+    ),
+    "specialist:general": "Confirms or overturns four-eyes decisions in the general queue.",
+    "specialist:legal": (
+        "Works the legal queue, registers legal requests, places and lifts legal holds, "
+        "and may see notifiers' names."
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -99,12 +114,10 @@ CONDITIONS = {
 
 
 def is_role(name: str) -> bool:
-    """True for admin, auditor, qa and reviewer:/specialist: roles on a known queue."""
-    match = STAFF_ROLE_PATTERN.match(name)
-    return bool(match) and (match.group("queue") is None or match.group("queue") in QUEUES)
+    """True for a role of the catalogue."""
+    return name in ROLE_CATALOGUE
 
 
 def all_roles() -> list[str]:
-    """Every grantable role, for forms and validation."""
-    scoped = [f"{kind}:{queue}" for kind in ("reviewer", "specialist") for queue in QUEUES]
-    return ["admin", "auditor", "qa", *scoped]
+    """Every role of the catalogue (validation); forms offer policy.offered_roles()."""
+    return list(ROLE_CATALOGUE)

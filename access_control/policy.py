@@ -18,6 +18,7 @@ from access_control.permissions import (
     CONDITIONS,
     OBJECTS,
     QUEUES,
+    ROLE_CATALOGUE,
     Resource,
     Subject,
     is_role,
@@ -107,13 +108,19 @@ def _journal_and_bump(
     else:
         event = EventType.POLICY_RULE_ADDED if added else EventType.POLICY_RULE_REMOVED
     change = {"after" if added else "before": rule.describe()}
+    target_type, target_label = "policy_rule", rule.describe()
+    if rule.ptype == "g":  # a role grant reads as a person and a role, not a Casbin row
+        subject, role = rule.values
+        person = session.get(User, int(subject.split(":", 1)[1]))
+        target_type = "account"
+        target_label = f"{person.label if person else subject} as {role}"
     record_event(
         session,
         event_type=event,
         actor=actor,
-        target_type="policy_rule",
+        target_type=target_type,
         target_id=rule.values[0],
-        target_label=rule.describe(),
+        target_label=target_label,
         reason=reason,
         **change,
     )
@@ -169,6 +176,13 @@ def load_baseline(session: Session) -> int:
             add_rule(session, actor=None, rule=rule, reason="baseline policy")
             count += 1
     return count
+
+
+def offered_roles(session: Session) -> list[str]:
+    """Catalogue roles the policy has rows for, in catalogue order (a role without rows
+    would grant nothing, so it is offered nowhere)."""
+    named = set(session.exec(select(PolicyRule.v0).where(PolicyRule.ptype == "p")))
+    return [role for role in ROLE_CATALOGUE if role in named]
 
 
 def current_version(session: Session) -> int:

@@ -26,10 +26,13 @@ def _limits(email: str) -> list[tuple[str, str]]:
 
 
 def _record_failure(session: Session, user: User, step: str) -> None:
+    # After the right password the person typing is the account's holder (or has its
+    # password): the journal names the account; a wrong password names only the address.
     record_event(
         session,
         event_type=EventType.AUTH_LOGIN_FAILED,
-        actor=None,
+        actor=None if step == "password" else user,
+        anonymous=f"someone at {request.remote_addr or 'an unknown address'}",
         target_type="account",
         target_id=user.id or "",
         target_label=user.label,

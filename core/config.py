@@ -77,6 +77,8 @@ DEFAULTS: dict[str, Any] = {
     "LEGAL_REQUEST_HOURS": 24,  # how long a registered legal request opens its case
     "QA_SAMPLE_SIZE": 5,  # decided cases drawn per QA sample
     "QA_SAMPLE_HOURS": 8,  # how long a QA reviewer may open the cases they drew
+    "ENROL_LINK_HOURS": 24,  # lifetime of a one-time enrolment or reset link
+    "ROLE_REQUEST_HOURS": 72,  # a role request nobody approved expires after this
 }
 
 SECRET_SETTINGS = ("SECRET_KEY", "EVIDENCE_KEY", "AUDIT_SIGNING_KEY")

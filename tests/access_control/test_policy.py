@@ -113,7 +113,7 @@ def test_invalid_rows_are_refused_and_nothing_is_written(app, rule):
 
 def test_a_write_is_row_event_and_version_together(app, db):
     engine = app.extensions["vigil.engine"]
-    rule = Rule("p", ("reviewer:legal", "legal", "queue", "read", "any", "allow"))
+    rule = Rule("p", ("qa", "legal", "queue", "read", "any", "allow"))
     with session_scope(engine) as session:
         version = current_version(session)
         add_rule(session, actor=None, rule=rule, reason="legal queue opens")
@@ -121,14 +121,16 @@ def test_a_write_is_row_event_and_version_together(app, db):
     assert current_version(db) == version + 1
     event = db.exec(select(AdminEvent).order_by(AdminEvent.id.desc())).first()
     assert (event.event_type, event.reason) == ("policy.rule_added", "legal queue opens")
-    assert event.after == '"p, reviewer:legal, legal, queue, read, any, allow"'
+    assert event.after == '"p, qa, legal, queue, read, any, allow"'
     # A failure after the write rolls everything back: no row, no event, no bump.
     with pytest.raises(RuntimeError), session_scope(engine) as session:
         remove_rule(session, actor=None, rule=rule, reason="oops")
         raise RuntimeError("crash before commit")
     db.rollback()
     assert current_version(db) == version + 1
-    assert db.exec(select(PolicyRule).where(PolicyRule.v0 == "reviewer:legal")).first()
+    assert db.exec(
+        select(PolicyRule).where(PolicyRule.v0 == "qa", PolicyRule.v2 == "queue")
+    ).first()
 
 
 def test_removing_one_row_removes_only_that_row(app, db):

@@ -320,6 +320,10 @@ def test_admin_grant_ends_the_grantees_sessions(app, client, factory):
         {"role": "reviewer:general", "reason": "hired", "action": "grant"},
         token_from=f"/admin/accounts/{user.id}",
     )
+    assert client.get("/account").status_code == 200  # only requested: nothing changed yet
+    from tests.access_control.test_admin import _approve_all
+
+    _approve_all(app, factory)
     assert client.get("/account").status_code == 302
     again = post_form(client, "/login", {"email": user.email, "password": factory.password})
     assert again.headers["Location"].endswith("/login/enroll")
