@@ -93,6 +93,7 @@ class Resource:
     assignee: str = ""
     reporter: str = ""
     involved: tuple[str, ...] = field(default=())  # earlier deciders of the case
+    stage: str = ""  # a case's stage: review, second_review or appeal
     break_glass: tuple[str, ...] = field(default=())
     legal_request: tuple[str, ...] = field(default=())  # holders of an open legal request
     qa_sample: tuple[str, ...] = field(default=())  # QA staff who drew this case
@@ -105,6 +106,7 @@ CONDITIONS = {
     "unassigned": lambda sub, obj: obj.assignee == "",
     "own_report": lambda sub, obj: obj.reporter == sub.id,
     "involved": lambda sub, obj: sub.id in obj.involved,
+    "appeal_decider": lambda sub, obj: obj.stage == "appeal" and sub.id in obj.involved,
     "break_glass": lambda sub, obj: sub.id in obj.break_glass,
     "legal_request": lambda sub, obj: sub.id in obj.legal_request,
     "qa_sample": lambda sub, obj: sub.id in obj.qa_sample,

@@ -34,9 +34,7 @@ class Role(enum.StrEnum):
 class ExclusionReason(enum.StrEnum):
     # Deliberately coarse: the training side learns that a conversation is out, never why
     # in moderation terms (no category, no label, no decision).
-    REPORTED = "reported"
-    # A final illegal-content decision: kept whatever happens later (appeals included).
-    QUARANTINED = "quarantined"
+    REPORTED = "reported"  # permanent: exclusions are never removed
 
 
 class LinkRevoker(enum.StrEnum):
@@ -202,4 +200,17 @@ class ShareLink(SQLModel, table=True):
     revoked_by: LinkRevoker = Field(
         default=LinkRevoker.OWNER, sa_column=enum_column(LinkRevoker, 16, server_default="owner")
     )
+    # The decision's opaque reference (a case) that took it down, so only that decision's
+    # reversal brings it back.
+    revoked_ref: str = Field(default="", max_length=32)
     opens: int = Field(default=0)
+
+
+class ShareBlock(SQLModel, table=True):
+    """While a moderation decision stands (named by an opaque reference), the conversation
+    cannot be shared again: no new link, and no old link comes back."""
+
+    __tablename__ = "share_block"
+
+    conversation_id: int = Field(foreign_key="conversation.id", primary_key=True)
+    ref: str = Field(max_length=32, primary_key=True)

@@ -13,13 +13,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from access_control.models import User
+from core.db import dialect_insert
 from core.timeutil import as_utc, utcnow
 from privacy.conversations import messages_of
-from privacy.models import Conversation, LinkRevoker, ShareLink
+from privacy.models import Conversation, LinkRevoker, ShareBlock, ShareLink
 
 TOKEN_BYTES = 24  # 192 bits
 EXPIRY_CHOICES = {"": None, "1": 1, "7": 7, "30": 30}  # days; "" never expires
@@ -36,8 +37,6 @@ class LinkGone(LookupError):
     def __init__(self, *, removed: bool = False) -> None:
         super().__init__("link gone")
         self.removed = removed
-
-    """The link existed but was revoked or has expired (410)."""
 
 
 def hash_token(token: str) -> str:
@@ -56,6 +55,8 @@ def create_link(
 
     The raw token is shown once (in the link) and never stored (caller commits).
     """
+    if is_blocked(session, conversation_id=conversation.id):
+        raise ShareError("This conversation cannot be shared: a moderation decision took it down.")
     messages = messages_of(session, conversation_id=conversation.id)
     if not messages:
         raise ShareError("There are no messages to share yet.")
@@ -126,6 +127,8 @@ def find_shared(session: Session, token: str) -> SharedView | None:
     conversation = session.get(Conversation, link.conversation_id)
     if not _is_live(link, utcnow()) or conversation is None or conversation.deleted_at:
         raise LinkGone(removed=link.revoked_by == LinkRevoker.DECISION)
+    if is_blocked(session, conversation_id=conversation.id):
+        raise LinkGone(removed=True)
     frozen = json.loads(link.snapshot)
     return SharedView(
         link=link,
@@ -185,33 +188,51 @@ def revoke_link(session: Session, *, owner: User, link_id: int) -> ShareLink | N
     return row
 
 
-def revoke_links_of(session: Session, *, conversation_id: int) -> int:
-    """Take down every live link to a conversation (a moderation decision); how many."""
+def is_blocked(session: Session, *, conversation_id: int) -> bool:
+    """Whether a standing moderation decision forbids sharing this conversation."""
+    query = select(ShareBlock).where(ShareBlock.conversation_id == conversation_id)
+    return session.exec(query).first() is not None
+
+
+def revoke_links_of(session: Session, *, conversation_id: int, ref: str) -> int:
+    """Take down every live link to a conversation and block new ones while the decision
+    named `ref` stands (caller commits); how many links went down."""
+    session.execute(
+        dialect_insert(session)(ShareBlock)
+        .values(conversation_id=conversation_id, ref=ref)
+        .on_conflict_do_nothing(index_elements=["conversation_id", "ref"])
+    )
     result = session.execute(
         update(ShareLink)
         .where(
             col(ShareLink.conversation_id) == conversation_id, col(ShareLink.revoked_at).is_(None)
         )
-        .values(revoked_at=utcnow(), revoked_by=LinkRevoker.DECISION)
+        .values(revoked_at=utcnow(), revoked_by=LinkRevoker.DECISION, revoked_ref=ref)
     )
     return result.rowcount or 0
 
 
-def restore_links_of(session: Session, *, conversation_id: int) -> int:
-    """Bring back the links a decision took down (an appeal overturned it); how many.
-
-    Links their owner revoked stay revoked, and a deleted conversation's links stay gone.
-    """
+def restore_links_of(session: Session, *, conversation_id: int, ref: str) -> int:
+    """The decision named `ref` no longer stands (an appeal overturned it): lift its block
+    and bring back the links it took down, unless another decision still blocks sharing.
+    Links their owner revoked stay revoked, and a deleted conversation's links stay gone."""
+    session.execute(
+        delete(ShareBlock).where(
+            col(ShareBlock.conversation_id) == conversation_id, col(ShareBlock.ref) == ref
+        )
+    )
     conversation = session.get(Conversation, conversation_id)
-    if conversation is None or conversation.deleted_at is not None:
+    gone = conversation is None or conversation.deleted_at is not None
+    if gone or is_blocked(session, conversation_id=conversation_id):
         return 0
     result = session.execute(
         update(ShareLink)
         .where(
             col(ShareLink.conversation_id) == conversation_id,
             col(ShareLink.revoked_by) == LinkRevoker.DECISION,
+            col(ShareLink.revoked_ref) == ref,
             col(ShareLink.revoked_at).is_not(None),
         )
-        .values(revoked_at=None, revoked_by=LinkRevoker.OWNER)
+        .values(revoked_at=None, revoked_by=LinkRevoker.OWNER, revoked_ref="")
     )
     return result.rowcount or 0

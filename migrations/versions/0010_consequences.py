@@ -18,11 +18,63 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-APPEND_ONLY = ("case_event", "case_decision")
+APPEND_ONLY = ("case_decision",)
+SQLITE_CHANGED = " OR ".join(
+    f"NEW.{c} IS NOT OLD.{c}"
+    for c in ("id", "case_id", "kind", "actor_id", "actor_label", "occurred_at")
+)
+
+
+def _case_event_append_only() -> None:
+    """case_event is append-only, except that a purge may blank a line's typed text
+    (notes may quote content: retention must reach them)."""
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(
+            "CREATE TRIGGER case_event_no_update BEFORE UPDATE ON case_event "
+            f"WHEN {SQLITE_CHANGED} OR NEW.detail <> '' "
+            "BEGIN SELECT RAISE(ABORT, 'case_event is append-only'); END"
+        )
+        op.execute(
+            "CREATE TRIGGER case_event_no_delete BEFORE DELETE ON case_event "
+            "BEGIN SELECT RAISE(ABORT, 'case_event is append-only'); END"
+        )
+        return
+    op.execute(
+        """CREATE OR REPLACE FUNCTION case_event_reject_change() RETURNS trigger AS $$
+        BEGIN
+          IF TG_OP = 'UPDATE' AND NEW.detail = ''
+             AND (NEW.id, NEW.case_id, NEW.kind, NEW.actor_id, NEW.actor_label, NEW.occurred_at)
+                 IS NOT DISTINCT FROM
+                 (OLD.id, OLD.case_id, OLD.kind, OLD.actor_id, OLD.actor_label, OLD.occurred_at)
+          THEN RETURN NEW; END IF;
+          RAISE EXCEPTION 'case_event is append-only';
+        END $$ LANGUAGE plpgsql"""
+    )
+    op.execute(
+        "CREATE TRIGGER case_event_no_change BEFORE UPDATE OR DELETE ON case_event "
+        "FOR EACH ROW EXECUTE FUNCTION case_event_reject_change()"
+    )
+    op.execute(
+        "CREATE TRIGGER case_event_no_truncate BEFORE TRUNCATE ON case_event "
+        "FOR EACH STATEMENT EXECUTE FUNCTION case_event_reject_change()"
+    )
+    op.execute("ALTER TABLE case_event ENABLE ALWAYS TRIGGER case_event_no_change")
+    op.execute("ALTER TABLE case_event ENABLE ALWAYS TRIGGER case_event_no_truncate")
 
 
 def _utc(name: str, nullable: bool = False) -> sa.Column:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
+
+
+def _open_index(where: str) -> None:
+    op.create_index(
+        "uq_moderation_case_open_conversation",
+        "moderation_case",
+        ["conversation_id"],
+        unique=True,
+        sqlite_where=sa.text(where),
+        postgresql_where=sa.text(where),
+    )
 
 
 def _case_fk() -> sa.Column:
@@ -34,6 +86,10 @@ def upgrade() -> None:
         batch.add_column(sa.Column("stage", sa.String(16), nullable=False, server_default="review"))
         batch.add_column(_utc("quarantined_at", True))
         batch.add_column(_utc("purged_at", True))
+    # One open case per conversation besides one under appeal (a report during an appeal
+    # opens a case of its own).
+    op.drop_index("uq_moderation_case_open_conversation", table_name="moderation_case")
+    _open_index("state = 'open' AND stage <> 'appeal'")
     with op.batch_alter_table("case_decision") as batch:
         batch.add_column(sa.Column("kind", sa.String(16), nullable=False, server_default="first"))
         batch.add_column(sa.Column("final", sa.Boolean(), nullable=False, server_default=sa.true()))
@@ -41,6 +97,17 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("revoked_by", sa.String(16), nullable=False, server_default="owner")
         )
+        batch.add_column(sa.Column("revoked_ref", sa.String(32), nullable=False, server_default=""))
+    op.create_table(
+        "share_block",
+        sa.Column(
+            "conversation_id",
+            sa.Integer(),
+            sa.ForeignKey("conversation.id"),
+            primary_key=True,
+        ),
+        sa.Column("ref", sa.String(32), primary_key=True),
+    )
     op.create_table(
         "legal_hold",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -73,6 +140,8 @@ def upgrade() -> None:
         sa.Column(
             "result_decision_id", sa.Integer(), sa.ForeignKey("case_decision.id"), nullable=True
         ),
+        sa.Column("decided_by", sa.Integer(), nullable=True),
+        sa.Column("outcome_reason", sa.String(2000), nullable=False, server_default=""),
     )
     op.create_index("ix_appeal_case_id", "appeal", ["case_id"])
     op.create_index("ix_appeal_appellant_key", "appeal", ["appellant_key"])
@@ -94,18 +163,23 @@ def upgrade() -> None:
     # The timeline and the decisions are history: nobody edits or deletes them.
     for table in APPEND_ONLY:
         make_append_only(table)
+    _case_event_append_only()
 
 
 def downgrade() -> None:
-    for table in APPEND_ONLY:
+    for table in (*APPEND_ONLY, "case_event"):
         drop_append_only(table)
     for table in ("qa_sample", "legal_request", "appeal", "legal_hold"):
         op.drop_table(table)
+    op.drop_table("share_block")
     with op.batch_alter_table("share_link") as batch:
+        batch.drop_column("revoked_ref")
         batch.drop_column("revoked_by")
     with op.batch_alter_table("case_decision") as batch:
         batch.drop_column("final")
         batch.drop_column("kind")
+    op.drop_index("uq_moderation_case_open_conversation", table_name="moderation_case")
+    _open_index("state = 'open'")
     with op.batch_alter_table("moderation_case") as batch:
         for name in ("purged_at", "quarantined_at", "stage"):
             batch.drop_column(name)

@@ -29,14 +29,14 @@ import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from sqlalchemy import and_, func
 from sqlalchemy import case as sa_case
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from access_control.permissions import Queue
 from core.timeutil import as_utc
 from moderation.intake import taxonomy
-from moderation.intake.models import Case, CaseState, Report
+from moderation.intake.models import Case, CaseStage, CaseState, Report
 from privacy.conversations import primary_language
 
 # Crockford's base32: no I, L, O or U, so a reference read over the phone survives.
@@ -89,14 +89,16 @@ def open_case(
     session: Session, *, conversation_id: int, category: str, now: datetime
 ) -> tuple[Case, bool]:
     """The open case a new report joins, or a new one linked to the latest closed one."""
-    # One query: the open case if any, else the newest closed one to link to.
+    # One query: the open case if any, else the newest other one to link to. A case under
+    # appeal is not joined: a new report gets its own first review (and four-eyes).
+    joinable = and_(col(Case.state) == CaseState.OPEN, col(Case.stage) != CaseStage.APPEAL)
     latest = session.exec(
         select(Case)
         .where(Case.conversation_id == conversation_id)
-        .order_by(sa_case((col(Case.state) == CaseState.OPEN, 0), else_=1), col(Case.id).desc())
+        .order_by(sa_case((joinable, 0), else_=1), col(Case.id).desc())
         .limit(1)
     ).first()
-    if latest is not None and latest.state == CaseState.OPEN:
+    if latest is not None and latest.state == CaseState.OPEN and latest.stage != CaseStage.APPEAL:
         return latest, False
     chosen = taxonomy.category(category)
     case = Case(

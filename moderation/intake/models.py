@@ -49,13 +49,14 @@ class Case(SQLModel, table=True):
 
     __tablename__ = "moderation_case"
     __table_args__ = (
-        # At most one open case per conversation: concurrent intakes meet on this index.
+        # At most one open case per conversation, besides one under appeal: concurrent
+        # intakes meet on this index, and a report during an appeal opens a case of its own.
         Index(
             "uq_moderation_case_open_conversation",
             "conversation_id",
             unique=True,
-            sqlite_where=text("state = 'open'"),
-            postgresql_where=text("state = 'open'"),
+            sqlite_where=text("state = 'open' AND stage <> 'appeal'"),
+            postgresql_where=text("state = 'open' AND stage <> 'appeal'"),
         ),
         # Queue pages: open cases of one queue by priority, then oldest, then id (keyset).
         Index(

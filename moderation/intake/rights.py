@@ -14,6 +14,9 @@ from privacy.models import Conversation
 STATUS_WORDS = {
     ReportStatus.RECEIVED: "received, waiting for review",
     ReportStatus.CLOSED: "closed",
+    ReportStatus.ACTION_TAKEN: "decided: action taken",
+    ReportStatus.NO_ACTION: "decided: no action",
+    ReportStatus.UNDER_APPEAL: "under appeal",
 }
 HOLD_REASON = (
     "This conversation was reported. The reported messages are kept, sealed, as evidence "

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from access_control.guard import authorize
 from access_control.models import User
@@ -17,6 +17,7 @@ from core.timeutil import as_utc
 from moderation.intake.models import Case, CaseStage
 from moderation.review.claims import live_claim
 from moderation.review.models import (
+    Appeal,
     BreakGlassGrant,
     CaseDecision,
     GrantState,
@@ -55,11 +56,15 @@ def active_grants(session: Session, *, case_id: int, now: datetime) -> list[Brea
 
 
 def deciders(session: Session, *, case_id: int) -> tuple[str, ...]:
-    """Everyone who decided on this case so far (four-eyes and appeals exclude them)."""
+    """Everyone who decided on this case so far, an appeal upheld included (four-eyes and
+    appeals exclude them)."""
     rows = session.exec(
         select(CaseDecision.reviewer_id).distinct().where(CaseDecision.case_id == case_id)
     ).all()
-    return tuple(sorted(f"user:{row}" for row in rows))
+    upheld = session.exec(
+        select(Appeal.decided_by).where(Appeal.case_id == case_id, col(Appeal.decided_by) > 0)
+    ).all()
+    return tuple(sorted({f"user:{row}" for row in (*rows, *upheld)}))
 
 
 def _holders(session: Session, model, *, case_id: int, now: datetime) -> tuple[str, ...]:
@@ -76,6 +81,7 @@ def case_resource(session: Session, *, case: Case, now: datetime) -> Resource:
         kind="case",
         assignee=f"user:{claim.reviewer_id}" if claim else "",
         involved=deciders(session, case_id=case.id),
+        stage=case.stage.value,
     )
 
 
@@ -104,6 +110,7 @@ def content_resource(session: Session, *, case: Case, now: datetime) -> Resource
         kind="content",
         assignee=f"user:{claim.reviewer_id}" if claim else "",
         involved=deciders(session, case_id=case.id),
+        stage=case.stage.value,
         break_glass=tuple(sorted({f"user:{g.requester_id}" for g in grants})),
         legal_request=_holders(session, LegalRequest, case_id=case.id, now=now),
         qa_sample=_holders(session, QaSample, case_id=case.id, now=now),

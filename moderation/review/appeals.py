@@ -20,6 +20,7 @@ from moderation.review.decisions import (
     DecisionInput,
     ReviewInputError,
     check_decision,
+    check_enforceable,
     decision_row,
     hand_back,
     latest_decision,
@@ -30,7 +31,6 @@ from moderation.review.models import (
     Appellant,
     CaseDecision,
     DecisionKind,
-    Ground,
     TimelineKind,
 )
 from moderation.review.rules import ReviewRules
@@ -122,6 +122,11 @@ def file_appeal(
         raise AppealRefused(f"Say why you disagree (1 to {MAX_STATEMENT:,} characters).")
     if any(a.appellant_key == appellant_key for a in open_appeals(session, case_id=case.id)):
         raise AppealRefused("Your appeal on this decision is already being reviewed.", 409)
+    if any(
+        a.appellant_key == appellant_key and a.decision_id == decision.id
+        for a in appeals_of(session, case_id=case.id)
+    ):
+        raise AppealRefused("Your appeal on this decision was already decided.", 409)
     from_queue = _from_queue(session, case)
     if case.state == CaseState.CLOSED:
         _reopen_for_appeal(session, case=case)
@@ -161,7 +166,10 @@ def _reopen_for_appeal(session: Session, *, case: Case) -> None:
         raise AppealRefused("This case's evidence was purged; it cannot be reviewed again.", 409)
     case.state, case.stage, case.closed_at = CaseState.OPEN, CaseStage.APPEAL, None
     from_queue = case.queue
-    case.queue = Queue.APPEALS
+    # Child-safety appeals stay with child-safety specialists (who did not decide them);
+    # every other appeal goes to the appeals queue.
+    if from_queue != Queue.CHILD_SAFETY:
+        case.queue = Queue.APPEALS
     session.add(case)
     try:
         with session.begin_nested():  # one open case per conversation (a newer report)
@@ -186,11 +194,10 @@ def decide_appeal(
     now: datetime,
     rules: ReviewRules,
 ) -> list[Appeal]:
-    """Uphold the decision (with a note) or overturn it (with a new decision, final).
-
-    Overturning an illegal-content decision lifts its quarantine (links back, quarantine
-    holds lifted); the training exclusion stays.
-    """
+    """Uphold the decision (with the reasons, told to the appellants) or overturn it with a
+    new decision. An overturn on a four-eyes category is provisional: a second specialist
+    confirms it like any first decision, and the appeal is settled then (see
+    consequences.finalize, which also undoes what no longer stands)."""
     claims.require_claim(session, case_id=case.id, reviewer=reviewer, token=token, now=now)
     pending = open_appeals(session, case_id=case.id)
     if case.stage != CaseStage.APPEAL or not pending:
@@ -200,44 +207,72 @@ def decide_appeal(
     if outcome not in AppealOutcome.__members__.values():
         raise ReviewInputError("Uphold or overturn the decision.")
     appealed = latest_decision(session, case_id=case.id, final=True)
-    result: CaseDecision = appealed
     if outcome == AppealOutcome.UPHELD:
-        if not note.strip() or len(note) > 2000:
+        note = note.strip()
+        if not note or len(note) > 2000:
             raise ReviewInputError("Say why the decision stands (1 to 2,000 characters).")
-        detail = f"upheld: {note.strip()}"
-    else:
-        if decision is None:
-            raise ReviewInputError("An overturn states the new decision.")
-        check_decision(decision, now.date())
-        result = decision_row(
-            case,
-            reviewer,
-            decision,
-            now=now,
-            kind=DecisionKind.APPEAL,
-            final=True,
-            supersedes=appealed,
-        )
-        session.add(result)
-        session.flush()
-        detail = f"overturned: {result.ground}, {result.outcome}; labels: {result.labels or 'none'}"
-        if appealed.ground == Ground.ILLEGAL and result.ground != Ground.ILLEGAL:
-            consequences.lift_quarantine(session, case=case, now=now)
-    for appeal in pending:
-        appeal.outcome, appeal.decided_at = AppealOutcome(outcome), now
-        appeal.result_decision_id = result.id
-        session.add(appeal)
-    case.queue = pending[0].from_queue
-    hand_back(
-        session, case=case, reviewer=reviewer, kind=TimelineKind.APPEAL_DECIDED, detail=detail
-    )
-    if outcome == AppealOutcome.OVERTURNED:
-        consequences.finalize(session, case=case, decision=result, now=now, rules=rules)
-    else:
+        for appeal in pending:
+            appeal.outcome, appeal.decided_at, appeal.decided_by = (
+                AppealOutcome.UPHELD,
+                now,
+                reviewer.id,
+            )
+            appeal.result_decision_id, appeal.outcome_reason = appealed.id, note
+            session.add(appeal)
+        case.queue = pending[0].from_queue
         case.state, case.stage, case.closed_at = CaseState.CLOSED, CaseStage.REVIEW, now
         session.add(case)
         status = notifications.report_status(appealed)
         consequences.set_report_status(session, case_id=case.id, status=status)
-    for appeal in pending:
-        notifications.appeal_event(session, appeal=appeal, case=case, event_type="appeal.decided")
+        hand_back(
+            session,
+            case=case,
+            reviewer=reviewer,
+            kind=TimelineKind.APPEAL_DECIDED,
+            detail=f"upheld: {note}",
+        )
+        for appeal in pending:
+            notifications.appeal_event(
+                session, appeal=appeal, case=case, event_type="appeal.decided"
+            )
+        return pending
+    if decision is None:
+        raise ReviewInputError("An overturn states the new decision.")
+    check_decision(decision, now.date())
+    check_enforceable(session, case=case, decision=decision)
+    final = not rules.needs_four_eyes(
+        case.category, (*decision.labels, *appealed.labels.split(","))
+    )
+    result = decision_row(
+        case,
+        reviewer,
+        decision,
+        now=now,
+        kind=DecisionKind.APPEAL,
+        final=final,
+        supersedes=appealed,
+    )
+    session.add(result)
+    session.flush()
+    summary = f"{result.ground}, {result.outcome}; labels: {result.labels or 'none'}"
+    case.queue = pending[0].from_queue
+    if not final:
+        case.stage = CaseStage.SECOND_REVIEW
+        session.add(case)
+        hand_back(
+            session,
+            case=case,
+            reviewer=reviewer,
+            kind=TimelineKind.APPEAL_DECIDED,
+            detail=f"overturn proposed, waits for a second specialist: {summary}",
+        )
+        return pending
+    hand_back(
+        session,
+        case=case,
+        reviewer=reviewer,
+        kind=TimelineKind.APPEAL_DECIDED,
+        detail=f"overturned: {summary}",
+    )
+    consequences.finalize(session, case=case, decision=result, now=now, rules=rules)
     return pending

@@ -24,6 +24,7 @@ from moderation.review.decisions import (
 )
 from moderation.review.rules import current_rules
 from moderation.review.web import (
+    bounded_int,
     case_content,
     case_facts,
     case_or_404,
@@ -209,7 +210,7 @@ def note(case_id: int):
 @requires("case", "reassign", queue=case_queue)
 def reassign(case_id: int):
     case, db = case_or_404(case_id), get_session()
-    target = db.get(User, request.form.get("user_id", 0, type=int)) or abort(404)
+    target = db.get(User, bounded_int(request.form.get("user_id"))) or abort(404)
     reason = request.form.get("reason", "").strip()[:500] or abort(400)
     may_take = access.may_claim(db, user=target, case=case, now=utcnow(), reassigning=True)
     if case.state != CaseState.OPEN or not may_take:

@@ -28,6 +28,7 @@ from moderation.review.models import (
 )
 from moderation.review.rules import ReviewRules
 from moderation.review.timeline import record
+from privacy.models import Conversation
 
 ESCALATION_TARGETS = {"specialist": Queue.ESCALATIONS, "legal": Queue.LEGAL}
 
@@ -195,6 +196,22 @@ def _summary(row: CaseDecision) -> str:
     return f"{row.ground}, {row.outcome}; labels: {row.labels or 'none'}"
 
 
+# Actions the chat service carries out (it holds the content and the accounts); Vigil tells
+# it through the decision.final webhook.
+SERVICE_ACTIONS = frozenset({Outcome.REMOVE, Outcome.RESTRICT})
+
+
+def check_enforceable(session: Session, *, case: Case, decision: DecisionInput) -> None:
+    """Offer only what someone carries out: removal and account restriction need the chat
+    service, so they are refused for a conversation only Vigil holds."""
+    conversation = session.get(Conversation, case.conversation_id)
+    if decision.outcome in SERVICE_ACTIONS and not (conversation and conversation.external_id):
+        raise ReviewInputError(
+            "This conversation is held by Vigil, not by the chat service, so nobody would "
+            "carry out a removal or an account restriction: disable its share links instead."
+        )
+
+
 def require_second_pair(session: Session, *, case: Case, reviewer: User, now: datetime) -> None:
     """The policy must let this reviewer confirm (a specialist of the queue who has not
     decided on the case): the four-eyes rule lives in the policy's `case confirm` rows."""
@@ -221,6 +238,7 @@ def decide_case(
     """
     claims.require_claim(session, case_id=case.id, reviewer=reviewer, token=token, now=now)
     check_decision(decision, now.date())
+    check_enforceable(session, case=case, decision=decision)
     if case.stage == CaseStage.APPEAL:
         raise ReviewInputError("This case is an appeal: uphold or overturn the decision.")
     second = case.stage == CaseStage.SECOND_REVIEW

@@ -92,12 +92,21 @@ def lift_hold(
     actor: User | None,
     reason: str,
     now: datetime,
+    allow_quarantine: bool = False,
 ) -> LegalHold:
-    """Lift one active hold (caller commits); HoldError if it is not active on this case."""
+    """Lift one active hold (caller commits); HoldError if it is not active on this case.
+
+    A quarantine hold (its minimum set by law for child sexual abuse material) is lifted
+    only when an appeal overturns the decision that placed it (`allow_quarantine`).
+    """
     hold = session.get(LegalHold, hold_id, with_for_update=True)
     reason = reason.strip()
     if hold is None or hold.case_id != case.id or hold.lifted_at is not None:
         raise HoldError("That hold is not active on this case.")
+    if hold.source == HoldSource.QUARANTINE and not allow_quarantine:
+        raise HoldError(
+            "A quarantine hold ends with its period, or when an appeal overturns the decision."
+        )
     if not reason or len(reason) > MAX_REASON:
         raise HoldError(f"Say why the hold is lifted (1 to {MAX_REASON} characters).")
     hold.lifted_at, hold.lift_reason = now, reason

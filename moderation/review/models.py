@@ -36,6 +36,7 @@ class TimelineKind(enum.StrEnum):
     CONFIRMED = "confirmed"
     OVERTURNED = "overturned"
     QUARANTINED = "quarantined"
+    QUARANTINE_LIFTED = "quarantine_lifted"
     APPEALED = "appealed"
     APPEAL_DECIDED = "appeal_decided"
     HOLD_PLACED = "hold_placed"
@@ -45,6 +46,20 @@ class TimelineKind(enum.StrEnum):
     QA_SAMPLED = "qa_sampled"
     BREAK_GLASS_REQUESTED = "break_glass_requested"
     BREAK_GLASS_APPROVED = "break_glass_approved"
+
+
+# Lines whose detail people type (notes, escalations, confirmations, appeal reasons) may
+# quote content: auditors see that they exist, not what they say, and a purge blanks them.
+FREE_TEXT_KINDS = frozenset(
+    {
+        TimelineKind.NOTE,
+        TimelineKind.ESCALATED,
+        TimelineKind.CONFIRMED,
+        TimelineKind.APPEAL_DECIDED,
+        TimelineKind.REASSIGNED,
+        TimelineKind.BREAK_GLASS_REQUESTED,
+    }
+)
 
 
 class CaseEvent(SQLModel, table=True):
@@ -209,6 +224,9 @@ class Appeal(SQLModel, table=True):
     )
     decided_at: datetime | None = Field(default=None, sa_column=utc_column(True))
     result_decision_id: int | None = Field(default=None, foreign_key="case_decision.id")
+    decided_by: int | None = Field(default=None)  # who upheld it (an overturn is a decision)
+    # Why the decision stands, told to the appellant (DSA Art. 20(5): a reasoned decision).
+    outcome_reason: str = Field(default="", max_length=2000)
 
 
 class LegalRequest(SQLModel, table=True):

@@ -90,6 +90,8 @@ def appeal_event(session: Session, *, appeal: Appeal, case: Case, event_type: st
             "case": case.ref,
             "appellant": appeal.appellant.value,
             "outcome": appeal.outcome.value if appeal.outcome else None,
+            # Why an upheld decision stands; an overturn comes with its own decision.final.
+            "reason": appeal.outcome_reason or None,
         },
     )
 

@@ -12,7 +12,7 @@ from access_control.guard import signed_in
 from core.db import get_session
 from core.timeutil import utcnow
 from moderation.intake import taxonomy
-from moderation.intake.models import Case, Report
+from moderation.intake.models import Case, Report, ReportStatus
 from moderation.review import appeals
 from moderation.review.models import Appellant
 from moderation.review.notifications import report_status
@@ -25,8 +25,8 @@ outcomes_bp = Blueprint("outcomes", __name__)
 ACTION_LABELS = {
     "no_action": "No action",
     "disable_share_links": "Share links disabled",
-    "remove": "Content removed",
-    "restrict": "Account restricted",
+    "remove": "Removal of the content (carried out by the chat service)",
+    "restrict": "Account restriction (carried out by the chat service)",
     "refer_to_law_enforcement": "Referred to the authorities",
 }
 GROUND_LABELS = {
@@ -95,7 +95,10 @@ def my_decisions():
 @outcomes_bp.route("/decisions/<case_ref>")
 @signed_in
 def decision_notice(case_ref: str):
-    return _affected_view(_own_case(case_ref))
+    case = _own_case(case_ref)
+    if appeals.latest_decision(get_session(), case_id=case.id, final=True) is None:
+        abort(404)  # nothing decided for good yet: nothing to state or appeal
+    return _affected_view(case)
 
 
 def _file(case: Case, *, appellant: Appellant, key: str, report: Report | None):
@@ -139,7 +142,11 @@ def _reporter_view(report: Report, error: str = "", status: int = 200):
         status,
         report=report,
         decision=decision,
-        status_label=report_status(decision).value if decision else report.status.value,
+        status_label=(
+            report.status.value
+            if report.status == ReportStatus.UNDER_APPEAL or decision is None
+            else report_status(decision).value
+        ),
         until=until,
         appeal_open=open_,
         appeals=[a for a in appeals.appeals_of(db, case_id=case.id) if a.appellant_key == key],

@@ -10,12 +10,15 @@ from sqlmodel import Session, col, select
 
 from access_control.journal import EventType, record_event
 from access_control.models import User
+from access_control.permissions import Queue
+from moderation.intake import taxonomy
 from moderation.intake.models import Case, CaseState
 from moderation.review.models import CaseDecision, LegalRequest, QaSample, TimelineKind
 from moderation.review.rules import ReviewRules
 from moderation.review.timeline import record, record_journaled
 
 MAX_REFERENCE = 100
+SPECIALIST_ONLY = tuple(c.key for c in taxonomy.categories() if c.queue == Queue.CHILD_SAFETY)
 
 
 class OversightError(ValueError):
@@ -29,6 +32,8 @@ def draw_sample(session: Session, *, user: User, now: datetime, rules: ReviewRul
     cases = session.exec(
         select(Case)
         .where(Case.state == CaseState.CLOSED, col(Case.purged_at).is_(None))
+        # Child-safety cases are for child-safety specialists, never for generalist QA.
+        .where(Case.queue != Queue.CHILD_SAFETY, col(Case.category).not_in(SPECIALIST_ONLY))
         .where(col(Case.id).in_(select(CaseDecision.case_id).where(col(CaseDecision.final))))
         .where(col(Case.id).not_in(own), col(Case.id).not_in(held))
         .order_by(func.random())

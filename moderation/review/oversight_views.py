@@ -14,12 +14,11 @@ from core.db import get_session
 from core.timeutil import utcnow
 from moderation.intake.models import Case
 from moderation.review import holds, oversight
-from moderation.review.models import CaseEvent, HoldSource, TimelineKind
+from moderation.review.models import FREE_TEXT_KINDS, CaseEvent, HoldSource
 from moderation.review.rules import current_rules
-from moderation.review.web import case_or_404, case_queue, me, review_bp
+from moderation.review.web import bounded_int, case_or_404, case_queue, me, review_bp
 
-# Free text on the timeline that may quote content: auditors see that it exists, not what.
-PRIVATE_KINDS = frozenset({TimelineKind.NOTE, TimelineKind.ESCALATED})
+PRIVATE_KINDS = FREE_TEXT_KINDS
 
 
 def _until(raw: str) -> datetime | None:
@@ -42,7 +41,7 @@ def case_holds(case_id: int):
                 holds.lift_hold(
                     db,
                     case=case,
-                    hold_id=request.form.get("lift", 0, type=int),
+                    hold_id=bounded_int(request.form.get("lift", "")),
                     actor=me(),
                     reason=request.form.get("reason", ""),
                     now=now,

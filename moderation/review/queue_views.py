@@ -16,7 +16,14 @@ from moderation.intake import taxonomy
 from moderation.intake.models import Case
 from moderation.review import access, break_glass, claims, queues
 from moderation.review.models import ReviewPreference
-from moderation.review.web import in_workspace, lease, me, review_bp, throttle_denials
+from moderation.review.web import (
+    bounded_int,
+    in_workspace,
+    lease,
+    me,
+    review_bp,
+    throttle_denials,
+)
 
 LANGUAGE_RE = re.compile(r"[a-z]{2,3}")
 OVERSIGHT_DOORS = (
@@ -129,7 +136,7 @@ def next_case():
         queues=mine,
         lease=lease(),
         now=now,
-        skip=request.form.get("skip", type=int),
+        skip=bounded_int(request.form.get("skip")) or None,
         language=_language_arg(request.form.get("language", ""))[0],
         may_take=lambda case_id: access.may_claim(
             db, user=me(), case=db.get(Case, case_id), now=now

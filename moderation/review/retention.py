@@ -13,7 +13,7 @@ from core.timeutil import as_utc
 from moderation.intake.models import Case, CaseKey, CaseState, EvidenceVersion, Report
 from moderation.review.decisions import latest_decision
 from moderation.review.holds import active_holds
-from moderation.review.models import Appeal, TimelineKind
+from moderation.review.models import FREE_TEXT_KINDS, Appeal, CaseEvent, TimelineKind
 from moderation.review.rules import ReviewRules
 from moderation.review.timeline import record_journaled
 
@@ -56,6 +56,12 @@ def purge_case(session: Session, *, case: Case, now: datetime) -> None:
         update(Report).where(col(Report.case_id) == case.id).values(statement_sealed=None)
     )
     session.execute(update(Appeal).where(col(Appeal.case_id) == case.id).values(statement=""))
+    # Typed timeline text may quote content too (the table lets a purge blank only that).
+    session.execute(
+        update(CaseEvent)
+        .where(col(CaseEvent.case_id) == case.id, col(CaseEvent.kind).in_(FREE_TEXT_KINDS))
+        .values(detail="")
+    )
     case.purged_at = now
     session.add(case)
     record_journaled(

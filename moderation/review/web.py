@@ -40,10 +40,21 @@ def in_workspace() -> bool:
     return authorize(me(), "workspace", "use")
 
 
+MAX_ID = 2**31 - 1  # PostgreSQL integer: larger ids exist nowhere (and would be a 500)
+
+
+def bounded_int(raw: str | None) -> int:
+    """A form or query id as an int the database can hold; 0 for anything else."""
+    raw = (raw or "").strip()
+    return int(raw) if raw.isdigit() and len(raw) <= 10 and int(raw) <= MAX_ID else 0
+
+
 def case_or_404(case_id: int) -> Case:
     """The case in hand (read once per request); 404, or 403 outside the workspace, so
     nobody else learns which case ids exist."""
     cached = g.setdefault("vigil_cases", {})
+    if not 0 < case_id <= MAX_ID:
+        abort(404 if in_workspace() else 403)
     if case_id not in cached:
         cached[case_id] = get_session().get(Case, case_id) or abort(404 if in_workspace() else 403)
     return cached[case_id]

@@ -81,8 +81,11 @@
         redirect: "manual", headers: { "Accept": "application/json" }
       }).then(function (response) {
         if (response.type === "opaqueredirect") { window.location.assign(form.dataset.next); return; }
-        if (response.status !== 409 && response.status !== 422) { form.submit(); return; }
-        return response.json().then(function (data) {
+        var known = response.status === 409 || response.status === 422;
+        var read = known ? response.json() : Promise.resolve({
+          error: "Vigil answered " + response.status + ": nothing was recorded. Reload the page."
+        });
+        return read.then(function (data) {
           var box = form.querySelector(".form-error");
           if (!box) {
             box = document.createElement("p");
@@ -93,7 +96,10 @@
           box.textContent = data.error;
           box.scrollIntoView({ block: "center" });
         });
-      }).catch(function () { form.submit(); });
+      }).catch(function () {
+        // The request may not have reached Vigil: say so rather than post it twice.
+        window.alert("Vigil could not be reached; check the case page before trying again.");
+      });
     });
   });
 

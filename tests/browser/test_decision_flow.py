@@ -53,7 +53,7 @@ def test_report_decide_confirm_appeal_and_decide_the_appeal(
         tab.check("input[name=ground][value=illegal]")
         tab.fill("textarea[name=explanation]", "The reply gives recruiting contacts.")
         tab.fill("textarea[name=facts]", "Message m1 names a group and how to contact it.")
-        tab.select_option("#outcome", "remove")
+        tab.select_option("#outcome", "disable_share_links")
         tab.check("input[name=confirm]")
         # Forgot the law: the error shows inline and nothing typed is lost.
         tab.click("button:has-text('Record decision')")

@@ -19,11 +19,13 @@ def test_seed_demo_adds_conversations_and_reports_once(app, db):
     assert len(conversations) == 5 + 6
     assert {r.channel for r in db.exec(select(Report))} == {"web", "notice", "api"}
     assert len(db.exec(select(Report)).all()) == 5 + 6
-    # The five demo reports make four open cases (two reports join one case).
-    assert len([c for c in db.exec(select(Case)) if c.state == "open"]) == 4
+    # The five demo reports make four open cases (two reports join one case); one decided
+    # demo case is under appeal, so it is open again (in the appeals queue).
+    open_cases = [c for c in db.exec(select(Case)) if c.state == "open"]
+    assert sorted(c.queue == "appeals" for c in open_cases) == [False] * 4 + [True]
     assert {c.language for c in conversations} == {"en", "de"}
     assert {c.language for c in db.exec(select(Case))} == {"en", "de"}
     queues = {c.queue for c in db.exec(select(Case))}
-    assert queues == {"general", "child_safety"}
+    assert queues == {"general", "child_safety", "appeals"}
     texts = " ".join(m.text for m in db.exec(select(Message)))
     assert "[simulated grooming message]" in texts and "[simulated scam message]" in texts

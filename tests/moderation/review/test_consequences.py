@@ -240,7 +240,7 @@ def test_a_final_illegal_decision_quarantines_links_training_and_evidence(
             )
         )
         holds = active_holds(db, case_id=case_id, now=utcnow())
-    assert reasons == {"reported", "quarantined"}
+    assert reasons == {"reported"}  # the training side never learns of the finding
     assert [h.source for h in holds] == ["quarantine"]
     assert _case(app, case_id).quarantined_at is not None
     _manifest, records = run_training_export(app, tmp_path / "export")
@@ -364,11 +364,13 @@ def _reporter_case(app, factory):
 
 
 def _decided_case_existing(app, factory):
+    """Decide the waiting case: illegal, share links disabled (what Vigil itself can do for
+    a conversation it holds)."""
     reviewer = factory.make_user(roles=("reviewer:general", "reviewer:appeals"))
     client = app.test_client()
     factory.login(client, reviewer)
     case_id, token = claim_next(client)
-    assert _decide(client, case_id, token).status_code == 302
+    assert _decide(client, case_id, token, outcome="disable_share_links").status_code == 302
     return case_id, reviewer
 
 
@@ -437,8 +439,11 @@ def test_appeals_are_refused_to_the_deciders_and_decided_by_someone_else(app, fa
     assert (case.queue, case.state, case.quarantined_at) == ("general", "closed", None)
     shown = reporter.get(page).text
     assert "overturned" in shown and "No action taken" in shown
-    history = third.get(f"/review/cases/{case_id}")
-    assert history.status_code in (200, 403)  # the claim ended; the decisions stay on record
+    # The overturned decision stays on record, superseded.
+    auditor = app.test_client()
+    factory.login_as(auditor, "auditor")
+    events = auditor.get(f"/review/cases/{case_id}/events").text
+    assert "<td>appeal_decided</td>" in events and "<td>decided</td>" in events
 
 
 def test_an_appeal_is_accepted_within_the_window_and_refused_after_it(app, factory, db):

@@ -46,7 +46,8 @@ FORMS = {
         },
         10,
     ),
-    "W": ({}, 20),
+    # W is a conversation Vigil holds itself: no chat service would carry out a removal.
+    "W": ({"outcome": "refer_to_law_enforcement"}, 20),
 }
 CSAM = {
     "labels": ["child_sexual_abuse"],
@@ -273,7 +274,8 @@ def test_a_provisional_decision_counts_only_once_confirmed(provisional):
     state = provisional[0]
     assert _csv(state.auditor, "decisions") == [
         ["ground", "action", "kind", "decisions"],
-        ["illegal", "remove", "first", "2"],
+        ["illegal", "remove", "first", "1"],
+        ["illegal", "refer_to_law_enforcement", "first", "1"],
         ["incompatible", "disable_share_links", "first", "1"],
         ["no_violation", "no_action", "first", "1"],
     ]
@@ -347,7 +349,12 @@ def test_every_figure_counts_exactly_what_happened(scenario):
             ("Against the terms of service", "1"),
             ("No violation found", "2"),
         ],
-        [("No action", "2"), ("Share links disabled", "1"), ("Content removed", "3")],
+        [
+            ("No action", "2"),
+            ("Share links disabled", "1"),
+            ("Content removed", "2"),
+            ("Referred to the authorities", "1"),
+        ],
         [
             ("First decision", "4"),
             ("Second specialist (four-eyes)", "1"),
@@ -381,8 +388,9 @@ def test_the_csv_files_hold_the_same_numbers(scenario):
     ]
     assert _csv(scenario.auditor, "decisions") == [
         ["ground", "action", "kind", "decisions"],
-        ["illegal", "remove", "first", "2"],
+        ["illegal", "remove", "first", "1"],
         ["illegal", "remove", "second_review", "1"],
+        ["illegal", "refer_to_law_enforcement", "first", "1"],
         ["incompatible", "disable_share_links", "first", "1"],
         ["no_violation", "no_action", "appeal", "1"],
         ["no_violation", "no_action", "first", "1"],
