@@ -64,10 +64,21 @@ def claim_case(
     return _take(session, case_id=case_id, reviewer=reviewer, lease=lease, now=now)
 
 
-def release_all(session: Session, *, reviewer: User, now: datetime) -> None:
-    """Return the reviewer's live claims to their queues (one case at a time)."""
+def claims_of(session: Session, *, reviewer: User, now: datetime) -> list[tuple[CaseClaim, Case]]:
+    """The reviewer's live claims with their cases, soonest lease end first."""
+    query = (
+        select(CaseClaim, Case)
+        .join(Case, col(Case.id) == col(CaseClaim.case_id))
+        .where(CaseClaim.reviewer_id == reviewer.id, col(CaseClaim.lease_until) > now)
+        .order_by(col(CaseClaim.lease_until))
+    )
+    return [(claim, case) for claim, case in session.exec(query)]
+
+
+def release_all(session: Session, *, reviewer: User, now: datetime, keep: int = 0) -> None:
+    """Return the reviewer's live claims to their queues, but `keep` (one case at a time)."""
     mine = session.exec(select(CaseClaim).where(CaseClaim.reviewer_id == reviewer.id)).all()
-    for claim in mine:
+    for claim in (c for c in mine if c.case_id != keep):
         if as_utc(claim.lease_until) > now:
             record(session, case_id=claim.case_id, kind=TimelineKind.RELEASED, actor=reviewer)
         session.delete(claim)
@@ -87,14 +98,14 @@ def claim_next(
 ) -> CaseClaim | None:
     """Claim the highest-priority unclaimed open case in these queues; None if none is left.
 
-    The reviewer's current claim goes back to the queue first (one case at a time);
-    `skip` keeps the case they are leaving from coming straight back to them, and
-    `language` (a primary subtag) limits the choice to cases the reviewer can read, and
-    `may_take` asks the policy about each candidate's facts (four-eyes, appeals).
+    The reviewer's current claim goes back to its queue once a new one is taken (one case
+    at a time; when nothing matches, the current claim stays). `skip` keeps the case they
+    are leaving from coming straight back to them, `language` (a primary subtag) limits
+    the choice to cases the reviewer can read, and `may_take` asks the policy about each
+    candidate's facts (four-eyes, appeals).
     """
     if not queues:
         return None
-    release_all(session, reviewer=reviewer, now=now)
     refused: set[int] = {skip or 0}
     for _ in range(5):
         candidates = session.exec(
@@ -115,6 +126,7 @@ def claim_next(
                 continue
             claim = _take(session, case_id=case_id, reviewer=reviewer, lease=lease, now=now)
             if claim is not None:
+                release_all(session, reviewer=reviewer, now=now, keep=case_id)
                 return claim
     return None
 

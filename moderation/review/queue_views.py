@@ -18,6 +18,7 @@ from moderation.review import access, break_glass, claims, queues
 from moderation.review.models import ReviewPreference
 from moderation.review.web import (
     bounded_int,
+    case_or_404,
     in_workspace,
     lease,
     me,
@@ -71,15 +72,20 @@ def overview():
         abort(403)
     pending = break_glass.pending_grants(db) if approver else []
     return render_template(
-        "moderation/review/overview.html", stats=stats, pending=pending, doors=doors
+        "moderation/review/overview.html",
+        stats=stats,
+        pending=pending,
+        doors=doors,
+        mine=claims.claims_of(db, reviewer=me(), now=now),
+        now=now,
     )
 
 
 def _language_arg(raw: str) -> tuple[str, str]:
     """A language filter as Case.language holds it, or "" and an error for the form."""
-    language = raw.strip().lower()[:16]
+    language = raw.strip().lower()[:35].split("-", 1)[0]  # pt-BR filters on pt
     if language and not LANGUAGE_RE.fullmatch(language):
-        return "", "Use a two- or three-letter language code, such as de or fil."
+        return "", "Use a language code such as de, fil or pt-BR."
     return language, ""
 
 
@@ -88,10 +94,12 @@ def _language_arg(raw: str) -> tuple[str, str]:
 def queue_page(queue: str):
     db, now = get_session(), utcnow()
     language, language_error = _language_arg(request.args.get("language", ""))
+    raw_min = request.args.get("min_reports", "").strip()
+    min_error = "" if raw_min.isdigit() or not raw_min else "Give the minimum as a whole number."
     flt = queues.QueueFilter(
         category=request.args.get("category", "")[:64],
         source_type=request.args.get("source_type", "")[:32],
-        min_reports=min(request.args.get("min_reports", 0, type=int) or 0, 10_000),
+        min_reports=min(int(raw_min), 10_000) if raw_min.isdigit() and len(raw_min) < 9 else 0,
         language=language,
     )
     after = queues.Cursor.decode(request.args.get("after", "")[:80])
@@ -110,6 +118,7 @@ def queue_page(queue: str):
         stats=queues.queue_stats(db, queue=queue, now=now),
         categories=taxonomy.categories(),
         language_error=language_error,
+        min_error=min_error,
     )
 
 
@@ -130,6 +139,7 @@ def next_case():
         if authorize(me(), "case", "claim", queue=q) and wanted in ("", q)
     ]
     now = utcnow()
+    language = _language_arg(request.form.get("language", ""))[0]
     claim = claims.claim_next(
         db,
         reviewer=me(),
@@ -137,16 +147,46 @@ def next_case():
         lease=lease(),
         now=now,
         skip=bounded_int(request.form.get("skip")) or None,
-        language=_language_arg(request.form.get("language", ""))[0],
+        language=language,
         may_take=lambda case_id: access.may_claim(
             db, user=me(), case=db.get(Case, case_id), now=now
         ),
     )
     db.commit()
     if claim is None:
-        flash("No unclaimed cases are waiting in your queues.")
+        flash(_why_nothing(wanted, language, mine))
         return redirect(url_for("review.overview"))
     return redirect(url_for("review.case_page", case_id=claim.case_id))
+
+
+def _why_nothing(wanted: str, language: str, queues: list[str]) -> str:
+    """Say why Next case found nothing (and that the current claim, if any, stays)."""
+    where = f"the {wanted} queue" if wanted else f"your queues ({', '.join(queues) or 'none'})"
+    language_part = f" in language {language}" if language else ""
+    return (
+        f"No case you may take is waiting in {where}{language_part}: none is open and "
+        "unclaimed, or the rest wait for someone who did not decide them. Your current "
+        "claim, if any, is kept."
+    )
+
+
+@review_bp.route("/cases/<int:case_id>/open", methods=["POST"])
+@requires("case", "claim", queue=lambda case_id: case_or_404(case_id).queue)
+def open_case(case_id: int):
+    """A queue row: claim the case if it is free (by the same rules as Next case), then
+    open it; someone else's claim is said plainly."""
+    db, now, case = get_session(), utcnow(), case_or_404(case_id)
+    held = claims.live_claim(db, case_id=case.id, now=now)
+    if held is None and access.may_claim(db, user=me(), case=case, now=now):
+        taken = claims.claim_case(db, case_id=case.id, reviewer=me(), lease=lease(), now=now)
+        if taken is not None:
+            claims.release_all(db, reviewer=me(), now=now, keep=case.id)
+        db.commit()
+        held = taken
+    if held is None or held.reviewer_id != me().id:
+        flash(f"Case {case.ref} is claimed by someone else, or not one you may take.")
+        return redirect(url_for("review.queue_page", queue=case.queue))
+    return redirect(url_for("review.case_page", case_id=case.id))
 
 
 @review_bp.route("/preferences", methods=["POST"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlmodel import select
 
@@ -12,11 +14,7 @@ from tests.helpers import Api, claim_next, post_form, report_body
 
 
 def _queue_refs(html: str) -> list[str]:
-    return [
-        line.split("<td>")[1].split("</td>")[0]
-        for line in html.splitlines()
-        if line.strip().startswith("<td>VC-")
-    ]
+    return re.findall(r'<td><code class="ref">(VC-[0-9A-Z]+)</code></td>', html)
 
 
 def test_language_tag_is_kept_on_the_conversation_and_its_primary_subtag_on_the_case(app, db):
@@ -70,7 +68,7 @@ def test_a_bad_language_filter_is_an_inline_error_not_a_silent_empty_queue(app, 
     response = client.get("/review/queues/general?language=deutsch<x>")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "two- or three-letter language code" in html
+    assert "Use a language code such as de, fil or pt-BR." in html
     assert 'aria-invalid="true"' in html
     assert "<x>" not in html
     assert len(_queue_refs(html)) == 1  # the filter is dropped, the queue still shows
@@ -95,3 +93,11 @@ def test_next_case_in_a_language_claims_only_that_language(app, client, factory,
     # Without a language, the highest-priority case comes first.
     case_id, _token = claim_next(other, "general")
     assert db.get(Case, case_id).language == "en"
+
+
+def test_a_full_language_tag_filters_on_its_primary_subtag(app, client, factory):
+    make_case(app, language="pt-BR")
+    make_case(app, language="de")
+    factory.login_as(client, "reviewer:general")
+    page = client.get("/review/queues/general?language=pt-BR").get_data(as_text=True)
+    assert len(_queue_refs(page)) == 1 and 'value="pt"' in page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlmodel import Session
@@ -9,14 +10,11 @@ from sqlmodel import Session
 from core.db import session_scope
 from core.timeutil import utcnow
 from tests.factories import make_case
+from tests.helpers import claim_next, post_form
 
 
 def _queue_refs(html: str) -> list[str]:
-    return [
-        line.split("<td>")[1].split("</td>")[0]
-        for line in html.splitlines()
-        if line.strip().startswith("<td>VC-")
-    ]
+    return re.findall(r'<td><code class="ref">(VC-[0-9A-Z]+)</code></td>', html)
 
 
 def test_queue_page_filters_buckets_and_pages(app, client, factory, monkeypatch):
@@ -67,3 +65,30 @@ def test_refresh_priorities_command_ages_open_cases(app):
     assert "1 open cases re-prioritised" in result.output
     with Session(app.extensions["vigil.engine"]) as session:
         assert session.get(Case, case_id).priority == before + 10
+
+
+def test_bad_filters_say_so_and_next_case_keeps_the_current_claim(app, client, factory):
+    case_id = make_case(app)
+    factory.login_as(client, "reviewer:general")
+    bad = client.get("/review/queues/general?min_reports=abc").get_data(as_text=True)
+    assert "Give the minimum as a whole number." in bad
+    claimed, _token = claim_next(client)
+    assert claimed == case_id
+    again = post_form(client, "/review/next", {"skip": str(case_id)}, token_from="/account")
+    assert again.headers["Location"].endswith("/review/")
+    overview = client.get("/review/").get_data(as_text=True)
+    assert "Your current claim, if any, is kept." in overview
+    assert "My claims" in overview and "lease until" in overview  # the claim is still mine
+
+
+def test_a_queue_row_opens_and_claims_a_free_case(app, client, factory):
+    case_id = make_case(app)
+    factory.login_as(client, "reviewer:general")
+    opened = post_form(
+        client, f"/review/cases/{case_id}/open", {}, token_from="/review/queues/general"
+    )
+    assert opened.headers["Location"].endswith(f"/review/cases/{case_id}")
+    other = app.test_client()
+    factory.login_as(other, "reviewer:general")
+    taken = post_form(other, f"/review/cases/{case_id}/open", {}, token_from="/account")
+    assert taken.headers["Location"].endswith("/review/queues/general")
