@@ -41,6 +41,7 @@ class EventType(enum.StrEnum):
     AUTH_RECOVERY_CODE_USED = "auth.recovery_code_used"
     AUTH_RECOVERY_CODES_REGENERATED = "auth.recovery_codes_regenerated"
     BREAK_GLASS_APPROVED = "break_glass.approved"
+    BREAK_GLASS_REFUSED = "break_glass.refused"
     BREAK_GLASS_REQUESTED = "break_glass.requested"
     CASE_REASSIGNED = "case.reassigned"
     EVIDENCE_PURGED = "evidence.purged"

@@ -1,4 +1,4 @@
-"""staff administration: one-time enrolment and reset links, role and policy requests (four-eyes)
+"""staff administration: one-time enrolment and reset links, role and policy requests (four-eyes), break-glass refusals
 
 Revision ID: 0011_staff_admin
 Revises: 0010_consequences
@@ -74,9 +74,15 @@ def upgrade() -> None:
         sa.Column("decided_by_label", sa.String(400), nullable=False),
         _utc("decided_at", True),
     )
+    with op.batch_alter_table("break_glass_grant") as batch:
+        batch.add_column(
+            sa.Column("refusal_reason", sa.String(500), nullable=False, server_default="")
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("break_glass_grant") as batch:
+        batch.drop_column("refusal_reason")
     op.drop_table("policy_request")
     op.drop_table("role_request")
     op.drop_table("account_invitation")

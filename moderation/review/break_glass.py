@@ -23,6 +23,9 @@ def request_break_glass(
     reason = reason.strip()
     if not reason or len(reason) > 1000:
         raise AccessRefused("Say why you need access (at most 1,000 characters).")
+    mine = latest_request(session, user=user, case=case)
+    if mine is not None and mine.state == GrantState.PENDING:
+        raise AccessRefused("Your request for this case is already waiting for a second person.")
     grant = BreakGlassGrant(case_id=case.id, requester_id=user.id, reason=reason)
     session.add(grant)
     session.flush()
@@ -72,12 +75,55 @@ def approve_break_glass(
     return grant
 
 
-def pending_grants(session: Session) -> list[BreakGlassGrant]:
-    """Requests waiting for a second person."""
-    return list(
-        session.exec(
-            select(BreakGlassGrant)
-            .where(BreakGlassGrant.state == GrantState.PENDING)
-            .order_by(col(BreakGlassGrant.requested_at))
-        )
+def refuse_break_glass(
+    session: Session,
+    *,
+    approver: User,
+    grant: BreakGlassGrant,
+    case: Case,
+    reason: str,
+    authorize,
+) -> BreakGlassGrant:
+    """Someone who could approve refuses instead, saying why (the requester reads it)."""
+    target = Resource(kind="break_glass", owner=f"user:{grant.requester_id}")
+    reason = reason.strip()
+    if not authorize(approver, target, "approve", queue=case.queue):
+        raise AccessRefused("You may not decide break-glass requests for this queue.")
+    if grant.state != GrantState.PENDING:
+        raise AccessRefused("This request was already handled.")
+    if not reason or len(reason) > 500:
+        raise AccessRefused("Say why you refuse (1 to 500 characters).")
+    grant.state, grant.approver_id, grant.refusal_reason = GrantState.REFUSED, approver.id, reason
+    session.add(grant)
+    record_journaled(
+        session,
+        case=case,
+        kind=TimelineKind.BREAK_GLASS_REFUSED,
+        event_type=EventType.BREAK_GLASS_REFUSED,
+        actor=approver,
+        detail=f"for user {grant.requester_id}",
+        reason=reason,
+        after={"grant": grant.id, "requester": grant.requester_id},
     )
+    return grant
+
+
+def latest_request(session: Session, *, user: User, case: Case) -> BreakGlassGrant | None:
+    """The person's newest request for this case (its state is shown to them)."""
+    return session.exec(
+        select(BreakGlassGrant)
+        .where(BreakGlassGrant.case_id == case.id, BreakGlassGrant.requester_id == user.id)
+        .order_by(col(BreakGlassGrant.id).desc())
+    ).first()
+
+
+def pending_grants(session: Session) -> list[tuple[BreakGlassGrant, Case, User]]:
+    """Requests waiting for a second person, with the case and the requester."""
+    query = (
+        select(BreakGlassGrant, Case, User)
+        .join(Case, col(Case.id) == col(BreakGlassGrant.case_id))
+        .join(User, col(User.id) == col(BreakGlassGrant.requester_id))
+        .where(BreakGlassGrant.state == GrantState.PENDING)
+        .order_by(col(BreakGlassGrant.requested_at))
+    )
+    return [(grant, case, user) for grant, case, user in session.exec(query)]

@@ -29,7 +29,7 @@ def request_break_glass(case_id: int):
         )
     except access.AccessRefused as exc:
         flash(exc.why, "error")
-        return redirect(url_for("review.case_page", case_id=case_id))
+        return redirect(url_for("review.overview"))
     db.commit()
     flash("Break-glass requested. Another person must approve it.")
     return redirect(url_for("review.overview"))
@@ -61,4 +61,27 @@ def approve_break_glass(grant_id: int):
         return render_template("errors/error.html", status=403, title=exc.why), 403
     db.commit()
     flash("Break-glass approved.")
+    return redirect(url_for("review.overview"))
+
+
+@review_bp.route("/break-glass/<int:grant_id>/refuse", methods=["POST"])
+@requires("break_glass", "approve", queue=grant_queue, on_deny=may_not_approve)
+def refuse_break_glass(grant_id: int):
+    db = get_session()
+    grant = db.get(BreakGlassGrant, grant_id) or abort(404)
+    try:
+        break_glass.refuse_break_glass(
+            db,
+            approver=me(),
+            grant=grant,
+            case=case_or_404(grant.case_id),
+            reason=request.form.get("reason", ""),
+            authorize=authorize,
+        )
+    except access.AccessRefused as exc:
+        db.rollback()
+        flash(exc.why, "error")
+        return redirect(url_for("review.overview"))
+    db.commit()
+    flash("Break-glass refused; the requester sees why.")
     return redirect(url_for("review.overview"))

@@ -46,6 +46,7 @@ class TimelineKind(enum.StrEnum):
     QA_SAMPLED = "qa_sampled"
     BREAK_GLASS_REQUESTED = "break_glass_requested"
     BREAK_GLASS_APPROVED = "break_glass_approved"
+    BREAK_GLASS_REFUSED = "break_glass_refused"
 
 
 # Lines whose detail people type (notes, escalations, confirmations, appeal reasons) may
@@ -79,6 +80,7 @@ class CaseEvent(SQLModel, table=True):
 class GrantState(enum.StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
+    REFUSED = "refused"
 
 
 class BreakGlassGrant(SQLModel, table=True):
@@ -95,6 +97,7 @@ class BreakGlassGrant(SQLModel, table=True):
     approver_id: int | None = Field(default=None, foreign_key="user.id")
     approved_at: datetime | None = Field(default=None, sa_column=utc_column(True))
     expires_at: datetime | None = Field(default=None, sa_column=utc_column(True))
+    refusal_reason: str = Field(default="", max_length=500)  # told to the requester
 
 
 class Outcome(enum.StrEnum):

@@ -19,7 +19,7 @@ from core.config import setting
 from core.db import get_session
 from core.timeutil import utcnow
 from moderation.intake.models import Case
-from moderation.review import access, claims
+from moderation.review import access, break_glass, claims
 from moderation.review.decisions import ReviewInputError
 
 review_bp = Blueprint("review", __name__, url_prefix="/review")
@@ -110,11 +110,15 @@ def refusal(case: Case, action: AccessAction, refused: access.AccessRefused, rea
     )
     if action == AccessAction.REVEAL:
         return jsonify({"error": refused.why}), 403
+    mine = break_glass.latest_request(get_session(), user=me(), case=case)
+    may_request = authorize(me(), "break_glass", "request", queue=case.queue)
     return render_template(
         "moderation/review/denied.html",
         case=case,
         why=refused.why,
-        offer=refused.offer_break_glass,
+        offer=refused.offer_break_glass and may_request and not (mine and mine.state == "pending"),
+        cannot_request=refused.offer_break_glass and not may_request,
+        mine=mine,
         reasons=REASON_LABELS,
     ), 403
 

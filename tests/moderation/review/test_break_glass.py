@@ -133,3 +133,55 @@ def test_an_approver_cannot_approve_their_own_break_glass_request(app, client, f
     )
     assert approved.status_code == 302
     assert client.get(f"/review/cases/{case_id}").status_code == 200
+
+
+def test_break_glass_is_offered_only_where_it_could_be_approved(app, client, factory):
+    case_id = make_case(app, category="child_sexual_abuse")
+    factory.login_as(client, "reviewer:general")
+    page = client.get(f"/review/cases/{case_id}")
+    assert page.status_code == 403
+    text = page.get_data(as_text=True)
+    assert "ask a specialist of the child_safety queue" in text
+    assert "Request break-glass access" not in text
+
+
+def test_the_requester_sees_the_state_and_cannot_ask_twice_and_a_refusal_says_why(
+    app, client, factory
+):
+    case_id = make_case(app)
+    holder = app.test_client()
+    factory.login_as(holder, "reviewer:general")
+    claim_next(holder)
+    requester = factory.login_as(client, "reviewer:general")
+    base = f"/review/cases/{case_id}"
+    asked = post_form(
+        client, f"{base}/break-glass", {"reason": "Threat to life."}, token_from="/account"
+    )
+    assert asked.status_code == 302
+    again = post_form(client, f"{base}/break-glass", {"reason": "Again."}, token_from="/account")
+    assert again.status_code == 302
+    denied = client.get(base).get_data(as_text=True)
+    assert "is waiting for a second person" in denied
+    assert "Request break-glass access" not in denied
+    approver = app.test_client()
+    factory.login_as(approver, "specialist:child_safety")
+    overview = approver.get("/review/").get_data(as_text=True)
+    from moderation.intake.models import Case
+
+    with Session(app.extensions["vigil.engine"]) as db:
+        ref = db.get(Case, case_id).ref
+    assert ref in overview and requester.display_name in overview
+    refused = post_form(
+        approver,
+        f"/review/break-glass/{_grant_id(app)}/refuse",
+        {"reason": "A claimer is on it."},
+        token_from="/review/",
+    )
+    assert refused.status_code == 302
+    after = client.get(base).get_data(as_text=True)
+    assert "was refused: A claimer is on it." in after
+    from access_control.journal import AdminEvent
+
+    with Session(app.extensions["vigil.engine"]) as db:
+        events = db.exec(select(AdminEvent).where(AdminEvent.event_type == "break_glass.refused"))
+        assert [e.reason for e in events] == ["A claimer is on it."]
