@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 
 from flask import Flask, current_app, g, jsonify, make_response, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup, escape
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 CSP = (
@@ -41,6 +43,13 @@ def public(view: Callable) -> Callable:
 def wants_problem_json() -> bool:
     """API paths answer errors as application/problem+json."""
     return request.path.startswith("/api/")
+
+
+def code_spans(text: str) -> Markup:
+    """Escape documentation text, then show its `backtick` spans as code (no literal
+    markdown on the page)."""
+    escaped = str(escape(text))
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped))  # noqa: S704 (escaped above)
 
 
 def problem(status: int, detail: str, **extra) -> tuple:
@@ -128,6 +137,7 @@ def init_web(app: Flask) -> None:
     app.jinja_env.filters["visible"] = visible_text  # every piece of conversation text
     app.jinja_env.filters["hidden_count"] = hidden_characters
     app.jinja_env.filters["capped"] = lambda n, cap=10_000: f"{cap:,}+" if n > cap else f"{n:,}"
+    app.jinja_env.filters["code_spans"] = code_spans
     app.before_request(_start_request)
     app.before_request(_refuse_nul)
     app.after_request(_secure_headers)

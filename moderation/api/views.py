@@ -359,10 +359,31 @@ def openapi_json():
     return openapi_document()
 
 
+def curl_example(base: str, path: str, method: str, operation: dict) -> str:
+    """A copyable curl line for one operation, with the documented examples filled in."""
+    for parameter in operation.get("parameters", []):
+        if parameter["in"] == "path":
+            value = parameter.get("example", "REF" if parameter["name"] == "ref" else "ID")
+            path = path.replace("{" + parameter["name"] + "}", value)
+    parts = [f"curl -X {method.upper()} '{base}{path}'", '-H "Authorization: Bearer $VIGIL_TOKEN"']
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+    if "example" in body:
+        parts.append("-H 'Content-Type: application/json'")
+        payload = json.dumps(body["example"], ensure_ascii=False).replace("'", "'\\''")
+        parts.append(f"-d '{payload}'")
+    return " \\\n  ".join(parts)
+
+
 @api_bp.get("/docs")
 @public
 def docs():
-    return render_template("moderation/api/api_docs.html", doc=openapi_document())
+    doc, base = openapi_document(), request.host_url.rstrip("/")
+    curls = {
+        op["operationId"]: curl_example(base, path, method, op)
+        for path, operations in doc["paths"].items()
+        for method, op in operations.items()
+    }
+    return render_template("moderation/api/api_docs.html", doc=doc, curls=curls)
 
 
 def _appeal_statement():

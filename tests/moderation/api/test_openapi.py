@@ -100,3 +100,14 @@ def test_docs_page_renders_the_document_offline(client):
     assert "<script" not in html
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "unsafe-inline" not in response.headers["Content-Security-Policy"]
+
+
+def test_the_docs_page_shows_a_curl_line_per_route_and_no_literal_markdown(client):
+    doc = client.get("/api/openapi.json").get_json()
+    page = client.get("/api/docs").get_data(as_text=True)
+    operations = [op for ops in doc["paths"].values() for op in ops.values()]
+    assert page.count('<pre class="curl">') == len(operations)
+    assert "curl -X POST &#39;http://localhost/api/v1/reports&#39;" in page
+    assert "Authorization: Bearer $VIGIL_TOKEN" in page
+    assert "`" not in page.split("<h2>Schemas</h2>")[0]
+    assert "<code>flask --app app tokens create" in page
