@@ -5,8 +5,19 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, g, jsonify, make_response, render_template, request
+from flask import (
+    Flask,
+    current_app,
+    g,
+    has_request_context,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+)
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup, escape
@@ -43,6 +54,23 @@ def public(view: Callable) -> Callable:
 def wants_problem_json() -> bool:
     """API paths answer errors as application/problem+json."""
     return request.path.startswith("/api/")
+
+
+def local_time(value, with_seconds: bool = False) -> str:
+    """A time in the viewer's zone (g.vigil_time_zone, UTC by default), to the minute, with
+    the zone's name: never microseconds. Accepts datetimes and ISO strings."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    zone = ZoneInfo(g.get("vigil_time_zone", "UTC")) if has_request_context() else UTC
+    shown = value.astimezone(zone)
+    return shown.strftime("%Y-%m-%d %H:%M:%S %Z" if with_seconds else "%Y-%m-%d %H:%M %Z")
 
 
 def code_spans(text: str) -> Markup:
@@ -138,6 +166,7 @@ def init_web(app: Flask) -> None:
     app.jinja_env.filters["hidden_count"] = hidden_characters
     app.jinja_env.filters["capped"] = lambda n, cap=10_000: f"{cap:,}+" if n > cap else f"{n:,}"
     app.jinja_env.filters["code_spans"] = code_spans
+    app.jinja_env.filters["local"] = local_time
     app.before_request(_start_request)
     app.before_request(_refuse_nul)
     app.after_request(_secure_headers)

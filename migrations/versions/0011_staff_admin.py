@@ -78,9 +78,15 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("refusal_reason", sa.String(500), nullable=False, server_default="")
         )
+    with op.batch_alter_table("review_preference") as batch:
+        batch.add_column(
+            sa.Column("time_zone", sa.String(64), nullable=False, server_default="UTC")
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("review_preference") as batch:
+        batch.drop_column("time_zone")
     with op.batch_alter_table("break_glass_grant") as batch:
         batch.drop_column("refusal_reason")
     op.drop_table("policy_request")

@@ -265,3 +265,5 @@ class ReviewPreference(SQLModel, table=True):
     user_id: int = Field(foreign_key="user.id", primary_key=True)
     blur: bool = Field(default=True)
     greyscale: bool = Field(default=True)
+    # The IANA time zone the reviewer reads times in (stored times stay UTC).
+    time_zone: str = Field(default="UTC", max_length=64)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from zoneinfo import available_timezones
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
@@ -27,6 +28,7 @@ from moderation.review.web import (
 )
 
 LANGUAGE_RE = re.compile(r"[a-z]{2,3}")
+TIME_ZONES = frozenset(available_timezones()) | {"UTC"}
 OVERSIGHT_DOORS = (
     ("qa_sample", "Quality assurance samples", "review.qa_samples"),
     ("legal_request", "Open a case for a legal request", "review.legal_request"),
@@ -78,6 +80,7 @@ def overview():
         doors=doors,
         mine=claims.claims_of(db, reviewer=me(), now=now),
         now=now,
+        time_zones=sorted(TIME_ZONES),
     )
 
 
@@ -194,8 +197,15 @@ def open_case(case_id: int):
 def preferences():
     db = get_session()
     prefs = db.get(ReviewPreference, me().id) or ReviewPreference(user_id=me().id)
-    prefs.blur = request.form.get("blur") == "on"
-    prefs.greyscale = request.form.get("greyscale") == "on"
+    if "time_zone" in request.form:
+        zone = request.form.get("time_zone", "")[:64]
+        if zone not in TIME_ZONES:
+            flash("Choose a time zone from the list.", "error")
+            return redirect(url_for("review.overview"))
+        prefs.time_zone = zone
+    if request.form.get("display") == "yes":
+        prefs.blur = request.form.get("blur") == "on"
+        prefs.greyscale = request.form.get("greyscale") == "on"
     db.add(prefs)
     db.commit()
     flash("Preferences saved.")

@@ -21,8 +21,17 @@ from core.timeutil import utcnow
 from moderation.intake.models import Case
 from moderation.review import access, break_glass, claims
 from moderation.review.decisions import ReviewInputError
+from moderation.review.models import ReviewPreference
 
 review_bp = Blueprint("review", __name__, url_prefix="/review")
+
+
+@review_bp.before_request
+def _reviewer_time_zone() -> None:
+    """Times on workspace pages read in the reviewer's chosen zone (see core.web `local`)."""
+    if current_user.is_authenticated:
+        prefs = get_session().get(ReviewPreference, current_user.id)
+        g.vigil_time_zone = prefs.time_zone if prefs else "UTC"
 
 
 def me() -> User:

@@ -284,7 +284,9 @@ def test_case_page_and_reveal_fail_closed_when_the_log_cannot_be_written(app, cl
     make_case(app, texts=("hello", "[simulated scam message]"))
     factory.login_as(client, "reviewer:general")
     case_id, _ = claim_next(client)
-    post_form(client, "/review/preferences", {}, token_from="/account")  # blur off: text inline
+    post_form(
+        client, "/review/preferences", {"display": "yes"}, token_from="/account"
+    )  # blur off: text inline
     csrf = {"X-CSRFToken": _csrf(client, case_id)}
     assert b"[simulated scam message]" in client.get(f"/review/cases/{case_id}").data
     _break_appends(app.extensions["vigil.engine"])

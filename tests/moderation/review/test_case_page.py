@@ -40,7 +40,7 @@ def test_hostile_text_is_escaped_when_revealed_and_unblurred(app, client, factor
     )
     _assert_safe(revealed)
     assert client.post(f"/review/cases/{case_id}/reveal/99", headers=csrf).status_code == 404
-    post_form(client, "/review/preferences", {}, token_from="/account")  # blur off
+    post_form(client, "/review/preferences", {"display": "yes"}, token_from="/account")  # blur off
     _assert_safe(client.get(f"/review/cases/{case_id}").get_data(as_text=True))
 
 

@@ -92,3 +92,19 @@ def test_a_queue_row_opens_and_claims_a_free_case(app, client, factory):
     factory.login_as(other, "reviewer:general")
     taken = post_form(other, f"/review/cases/{case_id}/open", {}, token_from="/account")
     assert taken.headers["Location"].endswith("/review/queues/general")
+
+
+def test_reviewers_read_times_in_their_chosen_zone_without_microseconds(app, client, factory):
+    make_case(app)
+    factory.login_as(client, "reviewer:general")
+    bad = post_form(
+        client, "/review/preferences", {"time_zone": "Mars/Olympus"}, token_from="/review/"
+    )
+    assert "Choose a time zone" in client.get(bad.headers["Location"]).get_data(as_text=True)
+    post_form(client, "/review/preferences", {"time_zone": "Asia/Tokyo"}, token_from="/review/")
+    case_id, _ = claim_next(client)
+    page = client.get(f"/review/cases/{case_id}").get_data(as_text=True)
+    assert "JST" in page
+    assert not re.search(r"\d\d:\d\d:\d\d\.\d{6}", page)  # no microseconds anywhere
+    queue = client.get("/review/queues/general").get_data(as_text=True)
+    assert "JST" in queue
