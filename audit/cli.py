@@ -120,9 +120,11 @@ def verify(files: tuple[Path, ...], extra_keys: tuple[str, ...]) -> None:
 
 
 @audit_cli.command("checkpoint")
-@click.option("--every", type=float, default=None, help="Keep going, every N seconds.")
+@click.option(
+    "--every", type=click.IntRange(min=1), default=None, help="Repeat every N seconds (a sidecar)."
+)
 @click.option("--heartbeat", type=int, default=3600, show_default=True, help="Seconds.")
-def checkpoint(every: float | None, heartbeat: int) -> None:
+def checkpoint(every: int | None, heartbeat: int) -> None:
     """Sign the log's size, root and chain head; copy the note to CHECKPOINT_DIR."""
     job = _job()
 
