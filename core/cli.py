@@ -56,6 +56,24 @@ def db_revision(message: str) -> None:
     migrate.revision(_engine(), message)
 
 
+VIGIL_HELP = (
+    "Vigil: the trust-and-safety back office (reports, cases, reviews, the access log, the "
+    "training door). The commands above are Vigil's, except Flask's own run, routes and "
+    "shell: start with `db upgrade`, then `seed-demo` for demo data, or `users create` for "
+    "a first admin. The README's 'Command line' section shows each with its options."
+)
+
+
+def describe_vigil() -> None:
+    """`flask --app app --help` ends with what Vigil is: Flask prints its own text before it
+    loads the app, so Vigil adds an epilog to the running command group (Click prints the
+    epilog after the commands, which is when the app is loaded)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and isinstance(ctx.command, click.Group) and not ctx.command.epilog:
+        ctx.command.epilog = VIGIL_HELP
+
+
 def init_app(app: Flask) -> None:
-    """Attach the `db` group."""
+    """Attach the `db` group; describe Vigil in the command line's help."""
     app.cli.add_command(db_cli)
+    describe_vigil()

@@ -55,3 +55,17 @@ def test_every_readme_command_line_runs_as_written(app, tmp_path):
         argv = _argv(line, DIR=str(tmp_path / "export"))
         result = runner.invoke(args=argv, catch_exceptions=False)
         assert result.exit_code == 0, f"{line}\n{result.output}"
+
+
+def test_the_command_line_help_describes_vigil(database_url, tmp_path):
+    from click.testing import CliRunner
+    from flask.cli import FlaskGroup
+
+    from app import create_app
+    from tests.conftest import test_settings
+
+    group = FlaskGroup(create_app=lambda: create_app(test_settings(database_url, tmp_path)))
+    result = CliRunner().invoke(group, ["--help"])
+    assert result.exit_code == 0, result.output
+    assert "Vigil: the trust-and-safety back office" in result.output
+    assert "seed-demo" in result.output and "webhooks" in result.output
