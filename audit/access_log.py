@@ -1,13 +1,16 @@
 """The one writer of the content access log: gap-free, hash-chained appends under a lock.
 
 The leaf of an entry is SHA-256(0x00 || canonical JSON of `entry_fields(entry)`); the
-entry hash is SHA-256(previous entry hash || leaf). Writer and verifier share
-`entry_fields`, so there is exactly one definition of what an entry commits to.
+entry hash is SHA-256(previous entry hash || leaf); the entry MAC is
+HMAC-SHA256(AUDIT_MAC_KEY, entry hash), with a key the database does not hold. Writer and
+verifier share `entry_fields` and `entry_mac`, so there is exactly one definition of what
+an entry commits to.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -20,11 +23,12 @@ from access_control.journal import SYSTEM_LABEL, EventType, record_event
 from audit.models import AccessEntry, AccessNote
 from audit.reasons import AccessAction, Decision, ReasonCode
 from audit.tlog.canonical import GENESIS, chain_hash, leaf_hash
+from core.keys import key_ring
 from core.timeutil import utcnow
 
-ENTRY_FORMAT = 1
+ENTRY_FORMAT = 2
 # The fields a leaf commits to, in the order auditors see them. Hashes are not fields.
-LEAF_FIELDS = (
+LEAF_FIELDS_V1 = (
     "format",
     "seq",
     "occurred_at",
@@ -40,6 +44,10 @@ LEAF_FIELDS = (
     "client_address",
     "note_commitment",
 )
+# Format 2 adds the queue, the message number (as the case page shows it) and the
+# break-glass grant a look relied on.
+LEAF_FIELDS = (*LEAF_FIELDS_V1, "queue", "message", "grant_id")
+FIELDS_BY_FORMAT = {1: LEAF_FIELDS_V1, 2: LEAF_FIELDS}
 NOTE_MAX = 2000
 # Arbitrary constant key for pg_advisory_xact_lock: "vigil" + "log" in ASCII.
 APPEND_LOCK_KEY = 0x76696769_6C6F67
@@ -64,8 +72,10 @@ def format_time(value: datetime) -> str:
 
 
 def entry_fields(entry: Any) -> dict:
-    """The canonical field dict of an entry (ORM object or row), shared by writer and verifier."""
-    return {
+    """The canonical field dict of an entry (ORM object or row), shared by writer and verifier.
+
+    Each format commits to its own field list; an unknown format raises ValueError."""
+    fields = {
         "format": entry.format,
         "seq": entry.seq,
         "occurred_at": format_time(entry.occurred_at),
@@ -81,6 +91,16 @@ def entry_fields(entry: Any) -> dict:
         "client_address": entry.client_address,
         "note_commitment": entry.note_commitment,
     }
+    if entry.format == 2:
+        fields.update(queue=entry.queue, message=entry.message, grant_id=entry.grant_id)
+    elif entry.format != 1:
+        raise ValueError(f"unknown entry format {entry.format!r}")
+    return fields
+
+
+def entry_mac(key: bytes, entry_hash: bytes) -> bytes:
+    """HMAC-SHA256 of the entry hash (which commits to the fields, the seq and the chain)."""
+    return hmac.digest(key, entry_hash, "sha256")
 
 
 def note_commitment(salt: bytes, note: str) -> str:
@@ -123,14 +143,24 @@ def record_access(
     conversation_id: str | int | None,
     evidence_version: int | None,
     note: str | None = None,
+    queue: str = "",
+    message: int | None = None,
+    grant_id: str | int | None = None,
+    mac_key: bytes | None = None,
 ) -> AccessEntry:
-    """Append one entry under the append lock (the caller commits); returns it, detached."""
+    """Append one entry under the append lock (the caller commits); returns it, detached.
+
+    `message` is the message number as the case page shows it (1-based); `mac_key`
+    defaults to the running app's AUDIT_MAC_KEY."""
     action, decision = AccessAction(action).value, Decision(decision).value
     reason = ReasonCode(reason_code).value if reason_code else ""
     if decision == Decision.ALLOWED and not reason:
         raise ValueError("an allowed access needs a reason code")
     if note is not None and len(note) > NOTE_MAX:
         raise ValueError(f"a note is at most {NOTE_MAX} characters")
+    if message is not None and not 1 <= int(message) <= 2**31 - 1:
+        raise ValueError("a message number starts at 1")
+    key = mac_key if mac_key is not None else key_ring().entry_mac
     request_id, client = _request_facts()
     salt = secrets.token_bytes(32) if note else b""
     # Everything that does not depend on the head is prepared before the lock: on
@@ -149,12 +179,16 @@ def record_access(
         request_id=request_id,
         client_address=client,
         note_commitment=note_commitment(salt, note) if note else "",
+        queue=(queue or "")[:32],
+        message=None if message is None else int(message),
+        grant_id=_id(grant_id),
     )
     _lock(session)
     entry.seq, entry.prev_hash = log_head(session)
     entry.occurred_at = utcnow()  # taken under the lock, so times follow the sequence
     entry.leaf_hash = leaf_hash(entry_fields(entry))
     entry.entry_hash = chain_hash(entry.prev_hash, entry.leaf_hash)
+    entry.entry_mac = entry_mac(key, entry.entry_hash)
     # A Core insert, not the unit of work: it is the one statement inside the lock.
     session.execute(insert(_ENTRY), [{c.name: getattr(entry, c.name) for c in _ENTRY.columns}])
     if note:

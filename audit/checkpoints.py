@@ -7,16 +7,17 @@ extension lines, the chain head (hash of the last entry) and the signing time.
 from __future__ import annotations
 
 import base64
+import hmac
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from audit.access_log import format_time, log_head
+from audit.access_log import entry_mac, format_time, log_head
 from audit.models import AccessEntry, AuditCheckpoint
 from audit.signing import KnownKeys, Signer
 from audit.tlog.canonical import GENESIS
@@ -77,6 +78,7 @@ class NoteSource:
     where: str
     text: str
     kind: str  # "database", "directory" (the copies Vigil wrote) or "file" (given by hand)
+    row: AuditCheckpoint | None = None  # the table row a "database" note came from
 
 
 def checkpoint_dir(settings: Mapping[str, Any], instance: Path) -> Path:
@@ -88,18 +90,49 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def stream_hashes(session: Session) -> Iterator[tuple[bytes, bytes]]:
-    """(leaf hash, entry hash) of every entry in sequence order, streamed from the database."""
-    query = select(AccessEntry.leaf_hash, AccessEntry.entry_hash).order_by(col(AccessEntry.seq))
-    for leaf, entry in session.execute(query, execution_options={"yield_per": 5000}):
-        yield bytes(leaf), bytes(entry)
+def stream_hashes(session: Session, *, with_mac: bool = False) -> Iterator[tuple]:
+    """(leaf hash, entry hash[, MAC, seq, format]) of every entry in sequence order."""
+    columns = [AccessEntry.leaf_hash, AccessEntry.entry_hash]
+    if with_mac:
+        columns += [AccessEntry.entry_mac, AccessEntry.seq, AccessEntry.format]
+    query = select(*columns).order_by(col(AccessEntry.seq))
+    for row in session.execute(query, execution_options={"yield_per": 5000}):
+        yield (bytes(row[0]), bytes(row[1]), *row[2:])
 
 
-def tree_states(session: Session, sizes: Iterable[int] = ()) -> tuple[TreeState, dict]:
-    """The whole log's state, plus {size: TreeState} for each requested prefix size."""
-    wanted, acc, head = set(sizes), RootAccumulator(), GENESIS
+def _check_mac(key: bytes, entry_hash: bytes, mac, seq: int, fmt: int, keyed: bool) -> bool:
+    """True when the entry is keyed; CheckpointError when it was written without the key.
+    Format-1 entries (before MACs) pass without one only before the first keyed entry."""
+    if mac is None and fmt == 1 and not keyed:
+        return False
+    if mac is None or not hmac.compare_digest(entry_mac(key, entry_hash), bytes(mac)):
+        raise CheckpointError(
+            f"entry {seq} has no valid MAC (written without the key?): nothing from it on is "
+            "signed until this is resolved; run `audit verify`"
+        )
+    return True
+
+
+def tree_states(
+    session: Session,
+    sizes: Iterable[int] = (),
+    *,
+    mac_key: bytes | None = None,
+    signed: int = 0,
+) -> tuple[TreeState, dict]:
+    """The whole log's state, plus {size: TreeState} for each requested prefix size.
+
+    With `mac_key`, every entry from `signed` on must carry a valid MAC (CheckpointError
+    otherwise): a checkpoint never signs an entry someone wrote without the key."""
+    wanted, acc, head, keyed = set(sizes), RootAccumulator(), GENESIS, False
     prefixes = {0: TreeState(0, EMPTY_ROOT, GENESIS)} if 0 in wanted else {}
-    for leaf, entry_hash in stream_hashes(session):
+    for leaf, entry_hash, *facts in stream_hashes(session, with_mac=mac_key is not None):
+        if mac_key is not None:
+            mac, seq, fmt = facts
+            if acc.size >= signed:
+                keyed = _check_mac(mac_key, entry_hash, mac, seq, fmt, keyed) or keyed
+            else:
+                keyed = keyed or mac is not None
         acc.add(leaf)
         head = entry_hash
         if acc.size in wanted:
@@ -107,38 +140,117 @@ def tree_states(session: Session, sizes: Iterable[int] = ()) -> tuple[TreeState,
     return TreeState(acc.size, acc.root(), head), prefixes
 
 
-def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
-    """The most recently stored checkpoint."""
-    query = select(AuditCheckpoint).order_by(col(AuditCheckpoint.id).desc()).limit(1)
-    return session.exec(query).first()
+def parse_time(value: str | None) -> datetime | None:
+    """A note's `vigil-time` (or an entry time as hashed) as an aware UTC datetime."""
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
-def checkpoint_due(session: Session, *, heartbeat: timedelta, now: datetime) -> bool:
-    """True when the log changed since the last checkpoint, or the heartbeat is due."""
-    latest = latest_checkpoint(session)
-    if latest is None or log_head(session)[0] != latest.tree_size:
+def newest(checkpoints: Iterable[SignedCheckpoint]) -> SignedCheckpoint | None:
+    """The checkpoint that covers the most entries (the latest signed among equals)."""
+    return max(checkpoints, key=lambda cp: (cp.size, cp.signed_at or ""), default=None)
+
+
+def column_problem(row: AuditCheckpoint, signed: SignedCheckpoint) -> CheckpointProblem | None:
+    """A row whose columns say something else than its signed note (`bad_checkpoint`)."""
+    said = (row.tree_size, bytes(row.root_hash or b""), bytes(row.chain_head or b""))
+    if said != (signed.size, signed.root, signed.chain_head or b""):
+        return CheckpointProblem(
+            "bad_checkpoint",
+            f"database checkpoint {row.id}: its columns disagree with its signed note "
+            f"(size {row.tree_size} in the row, {signed.size} signed); only the note counts",
+        )
+    return None
+
+
+class SignedIndex:
+    """The signed checkpoints in the table, read from their notes (never from columns).
+
+    Each refresh reads only rows added since the last one, so a long-running sidecar
+    verifies every note once. Rows that do not verify are kept in `problems`, skipped, and
+    cannot stop checkpointing."""
+
+    def __init__(self, *, keys: KnownKeys, origin: str) -> None:
+        self.keys, self.origin = keys, origin
+        self.last_id: int | None = None
+        self.best: SignedCheckpoint | None = None
+        self.problems: list[CheckpointProblem] = []
+
+    def refresh(self, session: Session) -> SignedCheckpoint | None:
+        """Read new rows; return the checkpoint covering the most entries (or None)."""
+        query = select(AuditCheckpoint).order_by(col(AuditCheckpoint.id))
+        if self.last_id is not None:
+            query = query.where(AuditCheckpoint.id > self.last_id)
+        for row in session.exec(query):
+            self.last_id = row.id
+            try:
+                signed = read_checkpoint(row.note, keys=self.keys, origin=self.origin)
+            except CheckpointProblem as exc:
+                self.problems.append(exc)
+                continue
+            if problem := column_problem(row, signed):
+                self.problems.append(problem)
+            self.best = newest([cp for cp in (self.best, signed) if cp is not None])
+        return self.best
+
+
+def checkpoint_due(
+    session: Session,
+    *,
+    latest: SignedCheckpoint | None,
+    now: datetime,
+    interval: timedelta,
+    max_entries: int,
+    heartbeat: timedelta,
+) -> bool:
+    """True when `max_entries` entries are unsigned, the oldest unsigned entry is half the
+    interval old (so the verifier, which allows the whole interval, never sees it
+    unanchored), or the heartbeat is due."""
+    size = log_head(session)[0]
+    covered = latest.size if latest is not None else 0
+    if size - covered >= max_entries:
         return True
-    return now - as_utc(latest.created_at) >= heartbeat
+    if size > covered:
+        oldest = session.exec(
+            select(AccessEntry.occurred_at).where(AccessEntry.seq == covered)
+        ).first()
+        if oldest is None or now - as_utc(oldest) >= interval / 2:
+            return True
+    signed_at = parse_time(latest.signed_at) if latest is not None else None
+    return signed_at is None or now - signed_at >= heartbeat
 
 
 def build_checkpoint(
-    session: Session, *, signer: Signer, origin: str, now: datetime | None = None
+    session: Session,
+    *,
+    signer: Signer,
+    origin: str,
+    latest: SignedCheckpoint | None,
+    mac_key: bytes | None,
+    now: datetime | None = None,
 ) -> AuditCheckpoint:
-    """Sign the log's current state (not yet added); refuse if it contradicts the last one."""
+    """Sign the log's current state (not yet added); refuse if it contradicts `latest`, the
+    largest checkpoint whose signature verified."""
     now = now or utcnow()
-    latest = latest_checkpoint(session)
-    state, prefixes = tree_states(session, [latest.tree_size] if latest else [])
+    covered = latest.size if latest else 0
+    state, prefixes = tree_states(
+        session, [covered] if latest else [], mac_key=mac_key, signed=covered
+    )
     if latest is not None:
-        before = prefixes.get(latest.tree_size)
+        before = prefixes.get(latest.size)
         if before is None:
             raise CheckpointError(
-                f"the log has {state.size} entries but checkpoint {latest.id} signed "
-                f"{latest.tree_size}: it was truncated; run `audit verify`"
+                f"the log has {state.size} entries but a checkpoint signed at "
+                f"{latest.signed_at} covers {latest.size}: it was truncated; run `audit verify`"
             )
-        if (before.root, before.chain_head) != (bytes(latest.root_hash), bytes(latest.chain_head)):
+        if (before.root, before.chain_head) != (latest.root, latest.chain_head or b""):
             raise CheckpointError(
-                f"the first {latest.tree_size} entries no longer match checkpoint "
-                f"{latest.id}: history was rewritten; run `audit verify`"
+                f"the first {latest.size} entries no longer match the checkpoint signed at "
+                f"{latest.signed_at}: history was rewritten; run `audit verify`"
             )
     body = make_checkpoint_body(
         origin,
@@ -176,7 +288,9 @@ def note_sources(
 ) -> list[NoteSource]:
     """Every checkpoint note to check: database rows, the checkpoint directory, given files."""
     rows = session.exec(select(AuditCheckpoint).order_by(col(AuditCheckpoint.id)))
-    sources = [NoteSource(f"database checkpoint {row.id}", row.note, "database") for row in rows]
+    sources = [
+        NoteSource(f"database checkpoint {row.id}", row.note, "database", row) for row in rows
+    ]
     paths = sorted(directory.glob(f"*{SUFFIX}")) if directory and directory.is_dir() else []
     for kind, group in (("directory", paths), ("file", files)):
         for path in group:

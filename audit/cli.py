@@ -11,15 +11,13 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from access_control.journal import EventType, record_event
 from audit.access_log import erase_note, log_head
-from audit.checkpoints import CheckpointError, checkpoint_dir, note_sources
-from audit.models import VerificationRun
+from audit.checkpoints import CheckpointError, checkpoint_dir
 from audit.proofs import check_proof, prove_consistency, prove_inclusion
-from audit.sidecar import CheckpointJob, checkpoint_now, run_every
+from audit.sidecar import CheckpointJob, Schedule, checkpoint_now, run_sidecar
 from audit.signing import (
     KeyRotationError,
     current_signer,
@@ -30,10 +28,10 @@ from audit.signing import (
 )
 from audit.tlog.merkle import ProofError
 from audit.tlog.signed_note import NoteError
-from audit.verify import verify_log
+from audit.verify import VerifyJob, verify_and_record
 from core.cli import command_group
 from core.db import read_only, session_scope
-from core.timeutil import utcnow
+from core.keys import key_ring
 
 audit_cli = AppGroup("audit", help="The content access log: verify, checkpoint, prove.")
 
@@ -62,10 +60,31 @@ def _job() -> CheckpointJob:
     return CheckpointJob(
         engine=_engine(),
         signer=current_signer(),
+        keys=_trusted(()),
+        mac_key=key_ring().entry_mac,
         origin=settings["AUDIT_ORIGIN"],
         directory=checkpoint_dir(settings, instance),
         keys_file=_keys_file(),
     )
+
+
+def verify_job(extra_keys: tuple[str, ...] = ()) -> VerifyJob:
+    """The running app's verification: its keys, MAC key, checkpoint copies, interval."""
+    settings, instance = _settings(), current_app.config["VIGIL_INSTANCE"]
+    return VerifyJob(
+        engine=_engine(),
+        keys=_trusted(extra_keys),
+        origin=settings["AUDIT_ORIGIN"],
+        mac_key=key_ring().entry_mac,
+        directory=checkpoint_dir(settings, instance),
+        interval=timedelta(seconds=settings["CHECKPOINT_INTERVAL_SECONDS"]),
+    )
+
+
+def _age(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
 
 
 @audit_cli.command("verify")
@@ -79,74 +98,79 @@ def _job() -> CheckpointJob:
 @click.option("--key", "extra_keys", multiple=True, help="Another trusted verifier key.")
 def verify(files: tuple[Path, ...], extra_keys: tuple[str, ...]) -> None:
     """Recompute the whole log; list every problem; exit 0 only when clean."""
-    settings, started = _settings(), utcnow()
-    directory = checkpoint_dir(settings, current_app.config["VIGIL_INSTANCE"])
-    keys = _trusted(extra_keys)
-    with Session(read_only(_engine())) as session:
-        sources = note_sources(session, directory, files)
+    job = verify_job(extra_keys)
+    with Session(read_only(job.engine)) as session:
         total = log_head(session)[0]
-        with click.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
-            report = verify_log(
-                session,
-                sources=sources,
-                keys=keys,
-                origin=settings["AUDIT_ORIGIN"],
-                progress=bar.update,
-            )
+    with click.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
+        _run, report = verify_and_record(job, trigger="cli", files=files, progress=bar.update)
     for problem in report.problems:
         click.echo(f"PROBLEM {problem.code}: {problem.message}")
     for warning in report.warnings:
-        click.echo(f"warning: {warning}")
+        click.echo(f"warning: {warning}", err=True)
     if report.redacted:
-        click.echo(f"redacted notes (erased, chain intact): {len(report.redacted)} entries")
-    run = VerificationRun(
-        started_at=started,
-        finished_at=utcnow(),
-        tree_size=report.size,
-        ok=report.ok,
-        problems=len(report.problems),
-        redacted=len(report.redacted),
-        checkpoints=report.checkpoints,
-        summary=report.summary(),
-    )
-    try:
-        with session_scope(_engine()) as session:
-            session.add(run)
-    except SQLAlchemyError as exc:  # e.g. run against a read-only replica or a copy
-        click.echo(f"warning: the result was not stored for the status panel ({exc})", err=True)
+        click.echo(
+            f"redacted notes (erasure recorded, chain intact): {len(report.redacted)} entries"
+        )
+    if report.anchor_age is None:
+        click.echo("anchor: no signed checkpoint")
+    else:
+        click.echo(
+            f"anchor: {report.anchored} of {report.size} entries signed; newest checkpoint "
+            f"{_age(report.anchor_age.total_seconds())} old"
+        )
     verdict = "OK" if report.ok else f"FAILED with {len(report.problems)} problems"
     click.echo(f"{verdict}: {report.size} entries, {report.checkpoints} signed checkpoints checked")
     sys.exit(0 if report.ok else 1)
 
 
+def schedule() -> Schedule:
+    """The sidecar's schedule from the settings."""
+    settings = _settings()
+    return Schedule(
+        interval=timedelta(seconds=settings["CHECKPOINT_INTERVAL_SECONDS"]),
+        max_entries=settings["CHECKPOINT_MAX_ENTRIES"],
+        heartbeat=timedelta(hours=1),
+        verify_every=timedelta(seconds=settings["VERIFY_EVERY_SECONDS"]),
+    )
+
+
 @audit_cli.command("checkpoint")
-@click.option(
-    "--every", type=click.IntRange(min=1), default=None, help="Repeat every N seconds (a sidecar)."
-)
-@click.option("--heartbeat", type=int, default=3600, show_default=True, help="Seconds.")
-def checkpoint(every: int | None, heartbeat: int) -> None:
-    """Sign the log's size, root and chain head; copy the note to CHECKPOINT_DIR."""
-    job = _job()
-
-    def report(row) -> None:
-        if row is not None:
-            click.echo(f"checkpoint {row.id}: size {row.tree_size}, key {row.key_id}")
-            click.echo(f"  copied to {row.file_name}")
-
+def checkpoint() -> None:
+    """Sign the log's size, root and chain head now; copy the note to CHECKPOINT_DIR."""
     try:
-        if every is None:
-            report(checkpoint_now(job))
-            return
-        click.echo(f"checkpointing every {every:g}s (heartbeat {heartbeat}s); Ctrl-C stops")
-        run_every(
-            job,
-            every=every,
-            heartbeat=timedelta(seconds=heartbeat),
-            report=report,
-            warn=lambda message: click.echo(message, err=True),
-        )
+        row = checkpoint_now(_job())
     except CheckpointError as exc:
         raise click.ClickException(str(exc)) from exc
+    click.echo(f"checkpoint {row.id}: size {row.tree_size}, key {row.key_id}")
+    click.echo(f"  copied to {row.file_name}")
+
+
+@audit_cli.command("sidecar")
+@click.option(
+    "--every",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Seconds between rounds.",
+)
+def sidecar(every: int) -> None:
+    """Run beside the app servers (one per deployment): sign checkpoints on time and on
+    volume, verify the log on a schedule and when an auditor asks. Ctrl-C stops."""
+    plan = schedule()
+    click.echo(
+        f"sidecar: a round every {every}s; signing within "
+        f"{int(plan.interval.total_seconds() // 2)}s or {plan.max_entries} entries; "
+        f"verifying every {int(plan.verify_every.total_seconds())}s; Ctrl-C stops"
+    )
+    try:
+        run_sidecar(
+            _job(),
+            verify_job(),
+            schedule=plan,
+            every=every,
+            report=click.echo,
+            warn=lambda message: click.echo(message, err=True),
+        )
     except KeyboardInterrupt:
         click.echo("stopped")
 

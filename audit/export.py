@@ -21,7 +21,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def export_row(entry, note: str | None) -> dict:
-    """One entry as exported: the hashed fields (to recompute the leaf), note, hashes in hex."""
+    """One entry as exported: the hashed fields of its format (to recompute the leaf), note,
+    hashes in hex."""
     row = entry_fields(entry)
     status = "none"
     if entry.note_commitment:
@@ -57,6 +58,6 @@ def export_stream(engine: Engine, *, log_filter: LogFilter, fmt: str) -> Iterato
         for entry, note in iter_filtered(session, log_filter=log_filter):
             row = export_row(entry, note)
             if fmt == "csv":
-                yield _csv_line(_csv_cell(row[name]) for name in COLUMNS)
+                yield _csv_line(_csv_cell(row.get(name)) for name in COLUMNS)
             else:
                 yield json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n"

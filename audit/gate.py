@@ -43,6 +43,9 @@ def reveal(
     conversation_id: str | int | None,
     evidence_version: int | None,
     note: str | None = None,
+    queue: str = "",
+    message: int | None = None,
+    grant_id: str | int | None = None,
 ) -> AccessEntry:
     """Append and commit an ALLOWED entry; abort 503 unless it committed."""
     return _append_and_commit(
@@ -55,6 +58,9 @@ def reveal(
         conversation_id=conversation_id,
         evidence_version=evidence_version,
         note=note,
+        queue=queue,
+        message=message,
+        grant_id=grant_id,
     )
 
 
@@ -68,6 +74,9 @@ def record_denial(
     conversation_id: str | int | None,
     evidence_version: int | None,
     note: str | None = None,
+    queue: str = "",
+    message: int | None = None,
+    grant_id: str | int | None = None,
 ) -> AccessEntry:
     """Append and commit a DENIED entry (503 if it cannot be written); the view answers."""
     session.rollback()  # nothing the view prepared may ride along with a denial
@@ -81,4 +90,7 @@ def record_denial(
         conversation_id=conversation_id,
         evidence_version=evidence_version,
         note=note,
+        queue=queue,
+        message=message,
+        grant_id=grant_id,
     )

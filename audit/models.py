@@ -41,10 +41,18 @@ class AccessEntry(SQLModel, table=True):
     client_address: str = Field(default="", max_length=64)
     # Hex SHA-256(salt || note text); the text itself lives in access_note (erasable).
     note_commitment: str = Field(default="", max_length=64)
+    # Format 2: the queue looked at, the message number as the case page shows it
+    # (1-based), the break-glass grant a look relied on.
+    queue: str = Field(default="", max_length=32)
+    message: int | None = Field(default=None)
+    grant_id: str = Field(default="", max_length=64)
     # Unique: two appends that read the same head cannot both commit (no silent fork).
     prev_hash: bytes = Field(sa_column=_hash_column(unique=True))
     leaf_hash: bytes = Field(sa_column=_hash_column())
     entry_hash: bytes = Field(sa_column=_hash_column(unique=True))
+    # HMAC-SHA256(AUDIT_MAC_KEY, entry_hash): the key is not in the database, so a
+    # database writer cannot add or rehash an entry. NULL only for format-1 entries.
+    entry_mac: bytes | None = Field(default=None, sa_column=Column(LargeBinary(32)))
 
 
 class AccessNote(SQLModel, table=True):
@@ -91,3 +99,18 @@ class VerificationRun(SQLModel, table=True):
     redacted: int = Field(default=0)
     checkpoints: int = Field(default=0)  # how many signed checkpoints were checked
     summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    trigger: str = Field(default="", max_length=16)  # "cli", "schedule" or "request"
+    request_id: int | None = Field(default=None)  # the VerifyRequest it answered
+    # Seconds between the newest signed checkpoint and the run (None: no checkpoint).
+    anchor_age_seconds: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+class VerifyRequest(SQLModel, table=True):
+    """An auditor's "verify now": the sidecar answers it with a VerificationRun."""
+
+    __tablename__ = "audit_verify_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    requested_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    requested_by: int | None = Field(default=None)
+    requested_by_label: str = Field(max_length=400)

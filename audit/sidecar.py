@@ -1,22 +1,30 @@
-"""Taking checkpoints: once, or on a schedule as a sidecar process."""
+"""The checkpoint sidecar: signs checkpoints on time and on volume, verifies the whole log
+on a schedule and when an auditor asks, forever (Ctrl-C stops). One per deployment."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session
+from sqlmodel import Session, col, func, select
 
-from audit.checkpoints import build_checkpoint, checkpoint_due, write_checkpoint_file
-from audit.models import AuditCheckpoint
-from audit.signing import Signer, remember_key
+from audit.checkpoints import (
+    CheckpointError,
+    SignedIndex,
+    build_checkpoint,
+    checkpoint_due,
+    write_checkpoint_file,
+)
+from audit.models import AuditCheckpoint, VerificationRun, VerifyRequest
+from audit.signing import KnownKeys, Signer, remember_key
+from audit.verify import VerifyJob, verify_and_record
 from core.db import read_only, session_scope
-from core.timeutil import utcnow
+from core.timeutil import as_utc, utcnow
 
 
 @dataclass(frozen=True)
@@ -25,23 +33,58 @@ class CheckpointJob:
 
     engine: Engine
     signer: Signer
+    keys: KnownKeys
+    mac_key: bytes
     origin: str
     directory: Path
     keys_file: Path
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """When the sidecar signs and verifies (see VIGIL_CHECKPOINT_* and VERIFY_EVERY_*)."""
+
+    interval: timedelta
+    max_entries: int
+    heartbeat: timedelta
+    verify_every: timedelta
+
+
 def checkpoint_now(
-    job: CheckpointJob, *, heartbeat: timedelta | None = None
+    job: CheckpointJob,
+    *,
+    schedule: Schedule | None = None,
+    index: SignedIndex | None = None,
+    now: datetime | None = None,
 ) -> AuditCheckpoint | None:
-    """Sign, store and copy out a checkpoint; with a heartbeat, only if one is due."""
+    """Sign, store and copy out a checkpoint; with a schedule, only if one is due.
+
+    The last checkpoint is the largest one whose signed note verifies: a row with bogus
+    columns, or no valid signature, cannot stop checkpointing."""
     remember_key(job.keys_file, job.signer.verifier_key)  # it must verify later, too
-    now = utcnow()
+    now = now or utcnow()
+    index = index or SignedIndex(keys=job.keys, origin=job.origin)
     # Read in a deferred transaction: on SQLite an IMMEDIATE one would stall appends
     # for as long as the leaves take to read.
     with Session(read_only(job.engine), expire_on_commit=False) as reader:
-        if heartbeat is not None and not checkpoint_due(reader, heartbeat=heartbeat, now=now):
+        latest = index.refresh(reader)
+        if schedule is not None and not checkpoint_due(
+            reader,
+            latest=latest,
+            now=now,
+            interval=schedule.interval,
+            max_entries=schedule.max_entries,
+            heartbeat=schedule.heartbeat,
+        ):
             return None
-        checkpoint = build_checkpoint(reader, signer=job.signer, origin=job.origin, now=now)
+        checkpoint = build_checkpoint(
+            reader,
+            signer=job.signer,
+            origin=job.origin,
+            latest=latest,
+            mac_key=job.mac_key,
+            now=now,
+        )
     with session_scope(job.engine) as writer:
         writer.add(checkpoint)
     # Copy out only after the row committed: a file always has its row.
@@ -49,23 +92,90 @@ def checkpoint_now(
     return checkpoint
 
 
-def run_every(
+@dataclass
+class VerifyClock:
+    """When the sidecar last verified, and the newest "verify now" it answered."""
+
+    last_run: datetime | None = None
+    answered: int = 0
+    pending: list[int] = field(default_factory=list)
+
+
+def verification_due(engine: Engine, clock: VerifyClock, *, every: timedelta, now: datetime):
+    """(due, request id or None): a request waits, or the schedule says so."""
+    with Session(read_only(engine)) as session:
+        if clock.last_run is None:
+            started = session.exec(select(func.max(VerificationRun.started_at))).one()
+            clock.last_run = as_utc(started) if started else None
+            answered = session.exec(select(func.max(VerificationRun.request_id))).one()
+            clock.answered = answered or 0
+        waiting = session.exec(
+            select(VerifyRequest.id)
+            .where(col(VerifyRequest.id) > clock.answered)
+            .order_by(col(VerifyRequest.id).desc())
+            .limit(1)
+        ).first()
+    if waiting is not None:
+        return True, waiting
+    return clock.last_run is None or now - clock.last_run >= every, None
+
+
+def tick(
     job: CheckpointJob,
+    verify_job: VerifyJob,
     *,
+    schedule: Schedule,
+    index: SignedIndex,
+    clock: VerifyClock,
+    report: Callable[[str], None],
+    warn: Callable[[str], None],
+) -> None:
+    """One round: a checkpoint if due, then a verification if due or asked for.
+
+    A log that contradicts the last checkpoint, or holds an entry without a valid MAC, is
+    not signed (loudly, every round); verification goes on, so the status page shows it."""
+    try:
+        checkpoint = checkpoint_now(job, schedule=schedule, index=index)
+    except CheckpointError as exc:
+        warn(f"checkpoint refused: {exc}")
+        checkpoint = None
+    if checkpoint is not None:
+        report(f"checkpoint {checkpoint.id}: size {checkpoint.tree_size} ({checkpoint.file_name})")
+    now = utcnow()
+    due, request_id = verification_due(job.engine, clock, every=schedule.verify_every, now=now)
+    if due:
+        trigger = "request" if request_id is not None else "schedule"
+        run, _report = verify_and_record(verify_job, trigger=trigger, request_id=request_id)
+        clock.last_run, clock.answered = now, max(clock.answered, request_id or 0)
+        verdict = "OK" if run.ok else f"FAILED with {run.problems} problems"
+        report(f"verification ({trigger}): {verdict}, {run.tree_size} entries")
+
+
+def run_sidecar(
+    job: CheckpointJob,
+    verify_job: VerifyJob,
+    *,
+    schedule: Schedule,
     every: float,
-    heartbeat: timedelta,
-    report: Callable[[AuditCheckpoint | None], None],
+    report: Callable[[str], None],
     warn: Callable[[str], None],
     sleep: Callable[[float], None] | None = None,
 ) -> None:
-    """Checkpoint when the log changed or the heartbeat is due, forever (Ctrl-C stops).
+    """Tick every `every` seconds, forever (Ctrl-C stops).
 
-    A database that is briefly unreachable skips a round; a log that contradicts the
-    last checkpoint (CheckpointError) stops the loop, loudly.
-    """
+    A database that is briefly unreachable skips a round."""
+    index, clock = SignedIndex(keys=job.keys, origin=job.origin), VerifyClock()
     while True:
         try:
-            report(checkpoint_now(job, heartbeat=heartbeat))
+            tick(
+                job,
+                verify_job,
+                schedule=schedule,
+                index=index,
+                clock=clock,
+                report=report,
+                warn=warn,
+            )
         except OperationalError as exc:
-            warn(f"checkpoint skipped, database unavailable: {exc.orig or exc}")
+            warn(f"round skipped, database unavailable: {exc.orig or exc}")
         (sleep or time.sleep)(every)

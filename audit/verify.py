@@ -1,28 +1,47 @@
 """Recompute the access log from its fields and hold it against the signed checkpoints.
 
 Every problem is reported, not just the first. Per-row checks pinpoint the damaged
-entry; recomputed roots and chain heads compared with signed checkpoints catch what
-per-row checks cannot (a truncated tail, a chain rewritten with fresh hashes).
+entry; each entry's MAC (keyed, the key is not in the database) stops a database writer
+from forging or rehashing entries even after the last checkpoint; recomputed roots and
+chain heads compared with signed checkpoints catch what per-row checks cannot (a
+truncated tail); the anchor age bounds the window in which a tail could be cut unseen.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from audit.access_log import entry_fields, note_commitment
-from audit.checkpoints import CheckpointProblem, NoteSource, SignedCheckpoint, read_checkpoint
-from audit.models import AccessEntry, AccessNote
+from access_control.journal import AdminEvent, EventType
+from audit.access_log import entry_fields, entry_mac, note_commitment
+from audit.checkpoints import (
+    CheckpointProblem,
+    NoteSource,
+    SignedCheckpoint,
+    column_problem,
+    newest,
+    note_sources,
+    parse_time,
+    read_checkpoint,
+)
+from audit.models import AccessEntry, AccessNote, VerificationRun
 from audit.signing import KnownKeys
 from audit.tlog.canonical import GENESIS, HASH_SIZE, CanonicalJSONError, chain_hash, leaf_hash
 from audit.tlog.merkle import EMPTY_ROOT
 from audit.tlog.tree import RootAccumulator
+from core.db import read_only, session_scope
+from core.timeutil import as_utc, utcnow
 
 PROGRESS_EVERY = 1000
 
@@ -47,6 +66,8 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     redacted: list[int] = field(default_factory=list)
     checkpoints: int = 0
+    anchored: int = 0  # entries the largest signed checkpoint covers
+    anchor_age: timedelta | None = None  # since the newest signed checkpoint; None: none
 
     @property
     def ok(self) -> bool:
@@ -95,8 +116,19 @@ def _original_seq(session: Session, row, fields: dict, stored_leaf: bytes) -> in
 class _Scan:
     """State of one pass over the rows."""
 
-    def __init__(self, session: Session, report: Report, sizes: set[int]) -> None:
+    def __init__(
+        self,
+        session: Session,
+        report: Report,
+        sizes: set[int],
+        *,
+        mac_key: bytes,
+        erased: set[int],
+        covered: int,
+    ) -> None:
         self.session, self.report, self.sizes = session, report, sizes
+        self.mac_key, self.erased, self.covered = mac_key, erased, covered
+        self.first_unsigned_at: datetime | None = None  # the oldest unsigned entry's time
         self.expected, self.prev_stored, self.prev_moved = 0, GENESIS, False
         self.acc, self.chain = RootAccumulator(), GENESIS
         self.prefixes: dict[int, tuple[bytes, bytes]] = {0: (EMPTY_ROOT, GENESIS)}
@@ -137,6 +169,9 @@ class _Scan:
             self.problem("hash_mismatch", f"entry {seq}: entry hash is not H(prev || leaf)", seq)
         if prev != self.prev_stored and not (gap or moved or self.prev_moved):
             self.problem("chain_broken", f"entry {seq} does not link to the entry before it", seq)
+        self._mac(row, seq, entry_hash)
+        if seq >= self.covered and self.first_unsigned_at is None:
+            self.first_unsigned_at = as_utc(row.occurred_at)
         self._note(row)
         leaf = leaf or stored_leaf
         self.acc.add(leaf)
@@ -145,8 +180,24 @@ class _Scan:
             self.prefixes[self.acc.size] = (self.acc.root(), self.chain)
         self.expected, self.prev_stored, self.prev_moved = seq + 1, entry_hash, moved
 
+    def _mac(self, row, seq: int, entry_hash: bytes) -> None:
+        """Only the key holder can write a valid MAC; format-1 entries (before MACs) have
+        none and are trusted only inside a signed checkpoint."""
+        if row.entry_mac is None:
+            if row.format != 1 or seq >= self.covered:
+                self.problem(
+                    "bad_mac", f"entry {seq} has no MAC and no signed checkpoint covers it", seq
+                )
+        elif not hmac.compare_digest(entry_mac(self.mac_key, entry_hash), bytes(row.entry_mac)):
+            message = f"entry {seq}: MAC does not verify (written or rehashed without the key)"
+            self.problem("bad_mac", message, seq)
+
     def _note(self, row) -> None:
         if row.note_commitment and row.salt is None:
+            if row.seq not in self.erased:
+                message = f"entry {row.seq}: note missing, and no erasure was recorded for it"
+                self.problem("note_missing", message, row.seq)
+                return
             self.report.redacted.append(row.seq)
         elif row.salt is not None and (
             not row.note_commitment
@@ -159,27 +210,36 @@ class _Scan:
 def _check_notes(
     sources: Iterable[NoteSource], keys: KnownKeys, origin: str, report: Report
 ) -> list[SignedCheckpoint]:
-    """Verify each distinct note; record bad ones; return the trusted checkpoints."""
+    """Verify each distinct note and hold every row's columns and every copy against them;
+    record what is wrong; return the trusted checkpoints."""
     sources = list(sources)
-    good, seen = [], set()
+    good: dict[str, SignedCheckpoint] = {}
+    seen: set[str] = set()
     in_db = {source.text for source in sources if source.kind == "database"}
+    in_dir = {source.text for source in sources if source.kind == "directory"}
+
+    def add(code: str, message: str) -> None:
+        report.problems.append(Problem(code, message))
+
     for source in sources:
-        if source.text in seen:
-            continue
-        seen.add(source.text)
-        try:
-            good.append(read_checkpoint(source.text, keys=keys, origin=origin))
-        except CheckpointProblem as exc:
-            report.problems.append(Problem(exc.code, f"{source.where}: {exc}"))
-            continue
+        if source.row is not None and source.text not in in_dir:
+            add("checkpoint_file_missing", f"{source.where} has no copy in the directory")
         # Vigil copies every checkpoint out after storing it, so a copy without its row
         # means rows were removed from the (append-only) checkpoints table.
         if source.kind == "directory" and source.text not in in_db:
-            report.problems.append(
-                Problem("checkpoint_missing", f"{source.where} is not in the checkpoints table")
-            )
+            add("checkpoint_missing", f"{source.where} is not in the checkpoints table")
+        if source.text not in seen:
+            seen.add(source.text)
+            try:
+                good[source.text] = read_checkpoint(source.text, keys=keys, origin=origin)
+            except CheckpointProblem as exc:
+                add(exc.code, f"{source.where}: {exc}")
+        signed = good.get(source.text)
+        problem = column_problem(source.row, signed) if source.row and signed else None
+        if problem is not None:
+            add(problem.code, str(problem))
     report.checkpoints = len(good)
-    return good
+    return list(good.values())
 
 
 def _check_history(good: list[SignedCheckpoint], report: Report) -> None:
@@ -230,19 +290,60 @@ def _check_against_log(good: list[SignedCheckpoint], prefixes: dict, report: Rep
             )
 
 
+def erased_notes(session: Session) -> set[int]:
+    """Entries whose note was lawfully erased: an `access_log.note_erased` event names them."""
+    query = select(AdminEvent.target_id).where(
+        AdminEvent.event_type == EventType.ACCESS_LOG_NOTE_ERASED,
+        AdminEvent.target_type == "access_entry",
+    )
+    return {int(target) for (target,) in session.execute(query) if target.isdigit()}
+
+
+def _check_anchor(scan: _Scan, good: list[SignedCheckpoint], now: datetime, interval) -> None:
+    report, latest = scan.report, newest(good)
+    report.anchored = latest.size if latest is not None else 0
+    times = [t for t in (parse_time(cp.signed_at) for cp in good) if t is not None]
+    report.anchor_age = now - max(times) if times else None
+    unsigned = report.size - report.anchored
+    if unsigned > 0 and scan.first_unsigned_at is not None:
+        age = now - scan.first_unsigned_at
+        if age > interval:
+            report.problems.append(
+                Problem(
+                    "unanchored",
+                    f"{unsigned} entries, the oldest {int(age.total_seconds())}s old, are "
+                    f"covered by no signed checkpoint (allowed: {int(interval.total_seconds())}s)",
+                    report.anchored,
+                )
+            )
+
+
 def verify_log(
     session: Session,
     *,
     sources: Iterable[NoteSource],
     keys: KnownKeys,
     origin: str,
+    mac_key: bytes,
+    interval: timedelta,
+    now: datetime | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Report:
-    """Check every entry, every note and every checkpoint; return all findings."""
-    report = Report()
+    """Check every entry, its MAC and note, and every checkpoint; return all findings.
+
+    `interval` is how old an entry may be before a signed checkpoint must cover it."""
+    report, now = Report(), now or utcnow()
     good = _check_notes(sources, keys, origin, report)  # read before the rows: see README
     _check_history(good, report)
-    scan = _Scan(session, report, {cp.size for cp in good})
+    covered = max((cp.size for cp in good), default=0)
+    scan = _Scan(
+        session,
+        report,
+        {cp.size for cp in good},
+        mac_key=mac_key,
+        erased=erased_notes(session),
+        covered=covered,
+    )
     for count, row in enumerate(_rows(session), start=1):
         scan.row(row)
         if progress is not None and count % PROGRESS_EVERY == 0:
@@ -251,4 +352,62 @@ def verify_log(
         progress(scan.acc.size % PROGRESS_EVERY)
     report.size, report.root, report.chain_head = scan.acc.size, scan.acc.root(), scan.chain
     _check_against_log(good, scan.prefixes, report)
+    _check_anchor(scan, good, now, interval)
     return report
+
+
+@dataclass(frozen=True)
+class VerifyJob:
+    """What a verification needs: the log, trusted keys, the MAC key, the copies."""
+
+    engine: Engine
+    keys: KnownKeys
+    origin: str
+    mac_key: bytes
+    directory: Path | None
+    interval: timedelta
+
+
+def verify_and_record(
+    job: VerifyJob,
+    *,
+    trigger: str,
+    request_id: int | None = None,
+    files: Iterable[Path] = (),
+    progress: Callable[[int], None] | None = None,
+) -> tuple[VerificationRun, Report]:
+    """Verify the whole log and store the outcome for the status page (when the database
+    takes writes: a replica or a copy does not)."""
+    started = utcnow()
+    with Session(read_only(job.engine)) as session:
+        sources = note_sources(session, job.directory, files)
+        report = verify_log(
+            session,
+            sources=sources,
+            keys=job.keys,
+            origin=job.origin,
+            mac_key=job.mac_key,
+            interval=job.interval,
+            now=started,
+            progress=progress,
+        )
+    age = report.anchor_age
+    run = VerificationRun(
+        started_at=started,
+        finished_at=utcnow(),
+        tree_size=report.size,
+        ok=report.ok,
+        problems=len(report.problems),
+        redacted=len(report.redacted),
+        checkpoints=report.checkpoints,
+        summary=report.summary(),
+        trigger=trigger,
+        request_id=request_id,
+        anchor_age_seconds=None if age is None else int(age.total_seconds()),
+    )
+    try:
+        with session_scope(job.engine) as session:
+            session.add(run)
+    except SQLAlchemyError as exc:
+        report.warnings.append(f"the result was not stored for the status page ({exc})")
+    return run, report

@@ -16,7 +16,20 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": "",  # production: required; development: generated into instance/
     "EVIDENCE_KEY": "",  # base64 32-byte master key for sealed evidence
     "AUDIT_SIGNING_KEY": "",  # base64 32-byte Ed25519 seed for checkpoints
+    # base64 32-byte HMAC key that authenticates every access-log entry; kept out of the
+    # database, so a database writer cannot forge, edit or rehash an entry
+    "AUDIT_MAC_KEY": "",
     "AUDIT_ORIGIN": "vigil.local/access-log",  # checkpoint origin line
+    # The checkpoint sidecar signs when the oldest unsigned entry is this many seconds old
+    # or this many entries are unsigned, whichever comes first; `audit verify` reports
+    # entries older than the interval that no checkpoint covers as `unanchored`.
+    "CHECKPOINT_INTERVAL_SECONDS": 60,
+    "CHECKPOINT_MAX_ENTRIES": 1000,
+    "VERIFY_EVERY_SECONDS": 3600,  # the sidecar verifies the whole log this often
+    # The auditor's status page warns of an actor with this many denials, or break-glass
+    # looks, in the last 24 hours.
+    "ALERT_DENIALS_PER_DAY": 20,
+    "ALERT_BREAK_GLASS_PER_DAY": 3,
     "CHECKPOINT_DIR": "",  # empty: <instance>/checkpoints
     # Trusted checkpoint public keys (Go note verifier keys, one a line), kept outside the
     # database so a database writer cannot add one; empty: <instance>/audit_verifier_keys.txt
@@ -81,7 +94,7 @@ DEFAULTS: dict[str, Any] = {
     "ROLE_REQUEST_HOURS": 72,  # a role request nobody approved expires after this
 }
 
-SECRET_SETTINGS = ("SECRET_KEY", "EVIDENCE_KEY", "AUDIT_SIGNING_KEY")
+SECRET_SETTINGS = ("SECRET_KEY", "EVIDENCE_KEY", "AUDIT_SIGNING_KEY", "AUDIT_MAC_KEY")
 _BOOLS = {"1": True, "true": True, "yes": True, "on": True}
 _FALSES = {"0": False, "false": False, "no": False, "off": False}
 

@@ -21,6 +21,7 @@ GENERATORS = {
     "SECRET_KEY": lambda: secrets.token_urlsafe(48),
     "EVIDENCE_KEY": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
     "AUDIT_SIGNING_KEY": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
+    "AUDIT_MAC_KEY": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
 }
 
 
@@ -53,10 +54,12 @@ def signing_key(value: str) -> Ed25519PrivateKey:
 
 @dataclass(frozen=True)
 class KeyRing:
-    """The evidence master keys (current first, then retired) and the checkpoint signer."""
+    """The evidence master keys (current first, then retired), the checkpoint signer and
+    the access-log entry MAC key."""
 
     evidence: tuple[bytes, ...]
     signing: Ed25519PrivateKey
+    entry_mac: bytes
 
 
 def build_key_ring(settings: Mapping[str, Any]) -> KeyRing:
@@ -64,7 +67,11 @@ def build_key_ring(settings: Mapping[str, Any]) -> KeyRing:
     old = [v.strip() for v in (settings.get("EVIDENCE_OLD_KEYS") or "").split(",") if v.strip()]
     evidence = [decode_key(settings["EVIDENCE_KEY"], "EVIDENCE_KEY")]
     evidence += [decode_key(value, "EVIDENCE_OLD_KEYS") for value in old]
-    return KeyRing(evidence=tuple(evidence), signing=signing_key(settings["AUDIT_SIGNING_KEY"]))
+    return KeyRing(
+        evidence=tuple(evidence),
+        signing=signing_key(settings["AUDIT_SIGNING_KEY"]),
+        entry_mac=decode_key(settings["AUDIT_MAC_KEY"], "AUDIT_MAC_KEY"),
+    )
 
 
 def key_ring() -> KeyRing:

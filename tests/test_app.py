@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from app import create_app
-from core.config import ConfigError, read_settings
+from core.config import SECRET_SETTINGS, ConfigError, read_settings
 
 # Endpoints that need no guard decorator, with the reason.
 EXEMPT = {"static": "public files (CSS, JS) only"}
@@ -132,7 +132,7 @@ def test_session_cookie_flags(client, factory):
 
 
 def test_secure_cookie_in_production(tmp_path, database_url, monkeypatch):
-    for name in ("SECRET_KEY", "EVIDENCE_KEY", "AUDIT_SIGNING_KEY"):
+    for name in SECRET_SETTINGS:
         monkeypatch.setenv(f"VIGIL_{name}", "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=")
     app = create_app(
         {
@@ -180,7 +180,7 @@ def test_production_refuses_debug_and_names_missing_secrets():
     with pytest.raises(ConfigError, match="debug"):
         check_production(read_settings({**env, "VIGIL_DEBUG": "true"}, None))
     secrets_set = {**env} | {
-        f"VIGIL_{name}": "x" for name in ("SECRET_KEY", "EVIDENCE_KEY", "AUDIT_SIGNING_KEY")
+        f"VIGIL_{name}": "x" for name in SECRET_SETTINGS
     }
     with pytest.raises(ConfigError, match="VIGIL_RATELIMIT_STORAGE_URI"):
         check_production(read_settings(secrets_set, None))  # memory:// counts per worker

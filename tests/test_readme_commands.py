@@ -37,7 +37,12 @@ def test_the_readme_shows_the_commands_every_package_registers():
     assert expected <= groups
 
 
-def test_every_readme_command_line_runs_as_written(app, tmp_path):
+def _one_round(_seconds: float) -> None:
+    raise KeyboardInterrupt  # what Ctrl-C does to a sidecar between two rounds
+
+
+def test_every_readme_command_line_runs_as_written(app, tmp_path, monkeypatch):
+    monkeypatch.setattr("audit.sidecar.time.sleep", _one_round)
     with session_scope(app.extensions["vigil.engine"]) as session:
         # One entry in the log, so `audit prove --index N --size S` has something to prove.
         record_access(
@@ -49,6 +54,7 @@ def test_every_readme_command_line_runs_as_written(app, tmp_path):
             case_id=1,
             conversation_id=1,
             evidence_version=1,
+            mac_key=app.extensions["vigil.keys"].entry_mac,
         )
     runner = app.test_cli_runner()
     for line in readme_command_lines():

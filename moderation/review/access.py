@@ -13,7 +13,7 @@ from access_control.models import User
 from access_control.permissions import Queue, Resource
 from audit.models import AccessEntry
 from audit.reasons import Decision, ReasonCode
-from core.timeutil import as_utc
+from core.timeutil import as_utc, utcnow
 from moderation.intake.models import Case, CaseStage
 from moderation.review.claims import live_claim
 from moderation.review.models import (
@@ -53,6 +53,17 @@ def active_grants(session: Session, *, case_id: int, now: datetime) -> list[Brea
         )
     ).all()
     return [g for g in grants if g.expires_at and as_utc(g.expires_at) > now]
+
+
+def grant_in_use(session: Session, *, user: User, case: Case) -> BreakGlassGrant | None:
+    """The newest approved, unexpired grant of `user` on `case` (what a BREAK_GLASS look
+    relies on), or None."""
+    mine = [
+        g
+        for g in active_grants(session, case_id=case.id, now=utcnow())
+        if g.requester_id == user.id
+    ]
+    return max(mine, key=lambda g: g.id, default=None)
 
 
 def deciders(session: Session, *, case_id: int) -> tuple[str, ...]:

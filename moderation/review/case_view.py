@@ -20,7 +20,7 @@ from moderation.intake import evidence as evidence_store
 from moderation.intake import taxonomy
 from moderation.intake.evidence import EvidenceKeys
 from moderation.intake.models import Case, EvidenceVersion, Report
-from moderation.review.access import reason_for_look
+from moderation.review.access import grant_in_use, reason_for_look
 from moderation.review.appeals import appeals_of
 from moderation.review.claims import live_claim
 from moderation.review.holds import active_holds
@@ -37,7 +37,12 @@ def current_evidence(session: Session, case: Case) -> EvidenceVersion:
     ).one()
 
 
-def _log_look(session, *, user, case, action, reason, note) -> AccessEntry:
+def _log_look(session, *, user, case, action, reason, note, message=None) -> AccessEntry:
+    """Commit the ALLOWED entry: the typed justification, the queue, the message number as
+    the page shows it, and the break-glass grant the look relies on."""
+    grant = (
+        grant_in_use(session, user=user, case=case) if reason == ReasonCode.BREAK_GLASS else None
+    )
     return reveal(
         session,
         actor=user,
@@ -46,7 +51,10 @@ def _log_look(session, *, user, case, action, reason, note) -> AccessEntry:
         case_id=case.id,
         conversation_id=case.conversation_id,
         evidence_version=case.evidence_version,
-        note=note,
+        note=note or None,
+        queue=case.queue,
+        message=message,
+        grant_id=grant.id if grant else None,
     )
 
 
@@ -73,9 +81,7 @@ def case_view(
         note=note,
         viewer_cap=viewer_cap,
     )
-    _log_look(
-        session, user=user, case=case, action=AccessAction.OPEN, reason=logged, note=note or None
-    )
+    _log_look(session, user=user, case=case, action=AccessAction.OPEN, reason=logged, note=note)
     # The ALLOWED entry has committed: only now is the evidence decrypted.
     snapshot = (
         None
@@ -151,7 +157,8 @@ def reveal_message(
         case=case,
         action=AccessAction.REVEAL,
         reason=logged,
-        note=f"message {index}",
+        note=note,
+        message=index + 1,
     )
     # Blurred text is not in the page: it leaves the server only now, after its entry.
     snapshot = evidence_store.open_evidence(session, evidence=evidence, keys=keys)

@@ -106,7 +106,7 @@ def reveal_message(case_id: int, index: int):
             viewer_cap=setting("VIEWER_CAP"),
         )
     except access.AccessRefused as refused:
-        return refusal(case, AccessAction.REVEAL, refused, reason)
+        return refusal(case, AccessAction.REVEAL, refused, reason, message=index + 1)
     if revealed is None:
         abort(404)
     entry, text = revealed

@@ -53,7 +53,7 @@ def refuse_queue(queue: str):
         case_id=None,
         conversation_id=None,
         evidence_version=None,
-        note=f"queue {queue}",
+        queue=queue,
     )
 
 

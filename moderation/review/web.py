@@ -105,9 +105,18 @@ def requested_reason(case_id: int) -> tuple[ReasonCode | None, str]:
         return None, ""
 
 
-def refusal(case: Case, action: AccessAction, refused: access.AccessRefused, reason):
-    """Log the DENIED entry (committed), then answer: the denied page, or JSON for reveals."""
+def refusal(
+    case: Case,
+    action: AccessAction,
+    refused: access.AccessRefused,
+    reason,
+    *,
+    message: int | None = None,
+):
+    """Log the DENIED entry (committed) with the justification that was typed, then answer:
+    the denied page, or JSON for reveals."""
     throttle_denials()
+    _reason, note = requested_reason(case.id)
     record_denial(
         get_session(),
         actor=me(),
@@ -116,6 +125,9 @@ def refusal(case: Case, action: AccessAction, refused: access.AccessRefused, rea
         case_id=case.id,
         conversation_id=case.conversation_id,
         evidence_version=case.evidence_version,
+        note=note or None,
+        queue=case.queue,
+        message=message,
     )
     if action == AccessAction.REVEAL:
         return jsonify({"error": refused.why}), 403

@@ -34,6 +34,7 @@ def main() -> None:
                 case_id=f"w{worker}",
                 conversation_id=str(i),
                 evidence_version=None,
+                mac_key=app.extensions["vigil.keys"].entry_mac,
             )
     engine.dispose()
     print("done", flush=True)

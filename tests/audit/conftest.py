@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from audit.access_log import record_access
 from audit.reasons import AccessAction, Decision, ReasonCode
-from core.db import is_postgres, session_scope
+from core.db import is_postgres, make_engine, session_scope
+from tests.conftest import pg_execute
 
 # Run a test on PostgreSQL only (overrides the database_url parametrization).
 only_postgres = pytest.mark.parametrize(
@@ -52,6 +56,7 @@ class Log:
                     conversation_id=conversation_id,
                     evidence_version=1,
                     note=note,
+                    mac_key=self.app.extensions["vigil.keys"].entry_mac,
                 )
                 seqs.append(entry.seq)
         return seqs
@@ -115,3 +120,47 @@ class Log:
 @pytest.fixture
 def access_log(app) -> Log:
     return Log(app)
+
+
+def run_sql(engine, sql: str, **params) -> None:
+    """Run one statement in its own committed transaction."""
+    with engine.connect() as conn:
+        conn.execute(text(sql), params)
+        conn.commit()
+
+
+def readme_grants(role: str) -> list[str]:
+    """The REVOKE and GRANT lines of the README's access-log block, for `role`."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("-- as the owner (the role that runs", 1)[1].split("```", 1)[0]
+    lines = [line.split("--", 1)[0].strip().rstrip(";") for line in block.splitlines()]
+    verbs = ("REVOKE", "GRANT")
+    grants = [line.replace("vigil_app", role) for line in lines if line.startswith(verbs)]
+    assert len(grants) == 4, block
+    return grants
+
+
+@pytest.fixture
+def app_role(app, database_url, pg_admin_url):
+    """A login role with the grants production gives Vigil: SELECT and INSERT only on the log."""
+    role = f"vigil_app_{uuid.uuid4().hex[:8]}"
+    database = make_url(database_url).database
+    pg_execute(pg_admin_url, f"CREATE ROLE {role} LOGIN NOSUPERUSER")
+    owner = app.extensions["vigil.engine"]
+    for sql in (
+        f'GRANT CONNECT ON DATABASE "{database}" TO {role}',
+        f"GRANT USAGE ON SCHEMA public TO {role}",
+        # Every other table: the usual DML; then the log tables exactly as README.md ("The
+        # access log") tells production, verbatim.
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+        f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        *readme_grants(role),
+    ):
+        run_sql(owner, sql)
+    url = make_url(database_url).set(username=role).render_as_string(False)
+    engine = make_engine(url)
+    engine.vigil_url = url  # for tests that start a whole app as this role
+    yield engine
+    engine.dispose()
+    run_sql(owner, f"DROP OWNED BY {role}")
+    pg_execute(pg_admin_url, f"DROP ROLE {role}")

@@ -58,6 +58,7 @@ def test_an_entry_commits_to_every_field_and_no_content(app, factory, db):
                 case_id=7,
                 conversation_id="conv-9",
                 evidence_version=2,
+                mac_key=app.extensions["vigil.keys"].entry_mac,
             )
     fields = entry_fields(_entries(db)[0])
     assert tuple(fields) == LEAF_FIELDS
@@ -153,6 +154,7 @@ def test_two_appends_in_one_transaction_chain_onto_each_other(access_log, db):
                 case_id=case_id,
                 conversation_id=None,
                 evidence_version=None,
+                mac_key=access_log.app.extensions["vigil.keys"].entry_mac,
             )
     first, second = _entries(db)
     assert (first.seq, second.seq) == (0, 1) and second.prev_hash == first.entry_hash

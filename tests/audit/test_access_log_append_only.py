@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from app import create_app
 from audit.access_log import record_access
 from audit.reasons import Decision, ReasonCode
-from core.db import make_engine, session_scope
-from tests.audit.conftest import only_postgres
-from tests.conftest import pg_execute, test_settings
+from core.db import session_scope
+from tests.audit.conftest import only_postgres, run_sql
+from tests.conftest import test_settings
 
-APPEND_ONLY_TABLES = ("access_entry", "audit_checkpoint", "audit_verification")
-
-
-def _run(engine, sql: str, **params) -> None:
-    with engine.connect() as conn:
-        conn.execute(text(sql), params)
-        conn.commit()
+APPEND_ONLY_TABLES = (
+    "access_entry",
+    "audit_checkpoint",
+    "audit_verification",
+    "audit_verify_request",
+)
 
 
 @pytest.mark.parametrize(
@@ -37,7 +33,7 @@ def _run(engine, sql: str, **params) -> None:
 def test_updates_and_deletes_are_rejected(access_log, sql):
     access_log.append(3)
     with pytest.raises(DBAPIError, match="append-only"):
-        _run(access_log.engine, sql)
+        run_sql(access_log.engine, sql)
 
 
 def test_checkpoints_and_verification_runs_are_append_only_too(access_log):
@@ -46,16 +42,16 @@ def test_checkpoints_and_verification_runs_are_append_only_too(access_log):
     access_log.verify()
     for table in ("audit_checkpoint", "audit_verification"):
         with pytest.raises(DBAPIError, match="append-only"):
-            _run(access_log.engine, f"UPDATE {table} SET id = id + 100")
+            run_sql(access_log.engine, f"UPDATE {table} SET id = id + 100")
         with pytest.raises(DBAPIError, match="append-only"):
-            _run(access_log.engine, f"DELETE FROM {table}")
+            run_sql(access_log.engine, f"DELETE FROM {table}")
 
 
 def test_notes_can_be_erased_but_not_rewritten(access_log):
     (seq,) = access_log.append(note="original justification")
     with pytest.raises(DBAPIError, match="erased but not changed"):
-        _run(access_log.engine, "UPDATE access_note SET text = 'x' WHERE entry_seq = :s", s=seq)
-    _run(access_log.engine, "DELETE FROM access_note WHERE entry_seq = :s", s=seq)
+        run_sql(access_log.engine, "UPDATE access_note SET text = 'x' WHERE entry_seq = :s", s=seq)
+    run_sql(access_log.engine, "DELETE FROM access_note WHERE entry_seq = :s", s=seq)
 
 
 @only_postgres
@@ -63,7 +59,7 @@ def test_notes_can_be_erased_but_not_rewritten(access_log):
 def test_truncate_is_rejected_on_postgresql(access_log, table):
     access_log.append(1)
     with pytest.raises(DBAPIError, match="append-only"):
-        _run(access_log.engine, f"TRUNCATE {table} CASCADE")
+        run_sql(access_log.engine, f"TRUNCATE {table} CASCADE")
 
 
 @only_postgres
@@ -79,31 +75,6 @@ def test_replica_mode_does_not_switch_the_triggers_off(access_log):
             conn.execute(text(sql))
 
 
-@pytest.fixture
-def app_role(app, database_url, pg_admin_url):
-    """A login role with the grants production gives Vigil: SELECT and INSERT only on the log."""
-    role = f"vigil_app_{uuid.uuid4().hex[:8]}"
-    database = make_url(database_url).database
-    pg_execute(pg_admin_url, f"CREATE ROLE {role} LOGIN NOSUPERUSER")
-    owner = app.extensions["vigil.engine"]
-    for sql in (
-        f'GRANT CONNECT ON DATABASE "{database}" TO {role}',
-        f"GRANT USAGE ON SCHEMA public TO {role}",
-        # The grants README.md ("The access log") tells production to use, verbatim.
-        f"GRANT SELECT, INSERT ON access_entry, audit_checkpoint, audit_verification TO {role}",
-        f"GRANT SELECT, INSERT, DELETE ON access_note TO {role}",
-        f"GRANT USAGE ON SEQUENCE audit_checkpoint_id_seq, audit_verification_id_seq TO {role}",
-    ):
-        _run(owner, sql)
-    url = make_url(database_url).set(username=role).render_as_string(False)
-    engine = make_engine(url)
-    engine.vigil_url = url  # for tests that start a whole app as this role
-    yield engine
-    engine.dispose()
-    _run(owner, f"DROP OWNED BY {role}")
-    pg_execute(pg_admin_url, f"DROP ROLE {role}")
-
-
 @only_postgres
 def test_the_app_role_can_append_but_never_change_the_log(access_log, app_role):
     access_log.append(2)
@@ -117,6 +88,7 @@ def test_the_app_role_can_append_but_never_change_the_log(access_log, app_role):
             case_id="9",
             conversation_id="c",
             evidence_version=1,
+            mac_key=access_log.app.extensions["vigil.keys"].entry_mac,
         )
     for sql in (
         "UPDATE access_entry SET actor_label = 'nobody' WHERE seq = 0",
@@ -126,7 +98,7 @@ def test_the_app_role_can_append_but_never_change_the_log(access_log, app_role):
         "SET session_replication_role = replica",
     ):
         with pytest.raises(DBAPIError, match=r"permission denied|must be owner"):
-            _run(app_role, sql)
+            run_sql(app_role, sql)
     assert access_log.verify()[0] == 0
 
 
@@ -136,11 +108,11 @@ def test_the_app_role_can_checkpoint_verify_and_erase(access_log, app_role, tmp_
     as_app = create_app(test_settings(app_role.vigil_url, tmp_path))
     try:
         runner = as_app.test_cli_runner()
-        for args in (["audit", "checkpoint"], ["audit", "verify"]):
+        erase = ["audit", "erase-note", "--seq", "0", "--reason", "GDPR request 7"]
+        for args in (["audit", "checkpoint"], erase, ["audit", "verify"]):
             result = runner.invoke(args=args)
             assert result.exit_code == 0 and "warning" not in result.output, result.output
-        with session_scope(app_role) as session:
-            session.execute(text("DELETE FROM access_note WHERE entry_seq = 0"))
+        assert "redacted notes (erasure recorded, chain intact): 1 entries" in result.output
     finally:
         as_app.extensions["vigil.engine"].dispose()
 

@@ -14,12 +14,13 @@ from access_control.journal import AdminEvent
 from app import create_app
 from audit.checkpoints import (
     CHAIN_HEAD,
+    SignedIndex,
     build_checkpoint,
     checkpoint_dir,
     checkpoint_due,
     write_checkpoint_file,
 )
-from audit.models import AuditCheckpoint
+from audit.models import AccessEntry, AuditCheckpoint, VerificationRun
 from audit.signing import current_signer, known_keys, read_verifier_keys, verifier_keys_path
 from audit.tlog.merkle import root
 from audit.tlog.signed_note import parse_checkpoint_body, verify_note
@@ -38,8 +39,6 @@ def _directory(app) -> Path:
 
 
 def _leaves(db, size=None) -> list[bytes]:
-    from audit.models import AccessEntry
-
     rows = db.exec(select(AccessEntry.leaf_hash).order_by(AccessEntry.seq)).all()
     return [bytes(leaf) for leaf in rows][:size]
 
@@ -79,7 +78,7 @@ def test_the_checkpointer_refuses_to_sign_a_rewritten_or_truncated_log(access_lo
     assert result.exit_code == 1 and "truncated" in result.output
 
 
-def test_every_loop_signs_only_when_the_log_grew_and_stops_on_ctrl_c(access_log, db, monkeypatch):
+def test_the_sidecar_signs_on_volume_verifies_and_stops_on_ctrl_c(access_log, db, monkeypatch):
     naps = []
 
     def fake_sleep(seconds: float) -> None:
@@ -89,48 +88,71 @@ def test_every_loop_signs_only_when_the_log_grew_and_stops_on_ctrl_c(access_log,
         if len(naps) == 3:
             raise KeyboardInterrupt
 
+    monkeypatch.setitem(access_log.app.config["VIGIL"], "CHECKPOINT_MAX_ENTRIES", 3)
     monkeypatch.setattr("audit.sidecar.time.sleep", fake_sleep)
     access_log.append(2)
-    result = access_log.cli("audit", "checkpoint", "--every", "60")
+    result = access_log.cli("audit", "sidecar", "--every", "60")
     assert result.exit_code == 0 and result.output.rstrip().endswith("stopped")
     assert naps == [60.0, 60.0, 60.0]
-    assert [row.tree_size for row in _checkpoints(db)] == [2, 5]  # round 2 was idle
+    # Round 1 signs (no checkpoint yet), round 2 is idle, round 3 has 3 unsigned entries.
+    assert [row.tree_size for row in _checkpoints(db)] == [2, 5]
+    # The first round also verified (nothing had been verified yet); the hour is not up.
+    assert result.output.count("verification (schedule): OK, 2 entries") == 1
+    db.expire_all()
+    (run,) = db.exec(select(VerificationRun)).all()
+    assert (run.trigger, run.ok, run.tree_size) == ("schedule", True, 2)
 
 
-def test_the_loop_survives_a_database_outage(access_log, db, monkeypatch):
+def test_the_sidecar_survives_a_database_outage(access_log, db, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
     import audit.sidecar
 
     real, calls = audit.sidecar.checkpoint_now, []
 
-    def flaky(job, *, heartbeat=None):
+    def flaky(job, **kwargs):
         calls.append(1)
         if len(calls) == 1:
             raise OperationalError("SELECT 1", {}, ConnectionError("server closed"))
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real(job, heartbeat=heartbeat)
+        return real(job, **kwargs)
 
     monkeypatch.setattr(audit.sidecar, "checkpoint_now", flaky)
     monkeypatch.setattr("audit.sidecar.time.sleep", lambda _s: None)
     access_log.append(1)
-    result = access_log.cli("audit", "checkpoint", "--every", "1")
-    assert "checkpoint skipped, database unavailable: server closed" in result.output
+    result = access_log.cli("audit", "sidecar", "--every", "1")
+    assert "round skipped, database unavailable: server closed" in result.output
     assert result.output.rstrip().endswith("stopped")
     assert [row.tree_size for row in _checkpoints(db)] == [1]
 
 
-def test_an_idle_log_gets_an_hourly_heartbeat(access_log, db):
+def _due(app, db, now, *, max_entries=1000):
+    signer = current_signer(app)
+    latest = SignedIndex(keys=known_keys([], signer), origin=signer.name).refresh(db)
+    return checkpoint_due(
+        db,
+        latest=latest,
+        now=now,
+        interval=timedelta(seconds=60),
+        max_entries=max_entries,
+        heartbeat=timedelta(hours=1),
+    )
+
+
+def test_a_checkpoint_is_due_on_time_on_volume_and_on_the_hourly_heartbeat(app, access_log, db):
     access_log.append(1)
     access_log.checkpoint()
     (row,) = _checkpoints(db)
-    hour, signed = timedelta(hours=1), as_utc(row.created_at)
-    assert not checkpoint_due(db, heartbeat=hour, now=signed + timedelta(minutes=59))
-    assert checkpoint_due(db, heartbeat=hour, now=signed + timedelta(minutes=61))
-    access_log.append(1)
-    db.rollback()  # a fresh snapshot: the new entry
-    assert checkpoint_due(db, heartbeat=hour, now=signed)
+    signed = as_utc(row.created_at)
+    assert not _due(app, db, signed + timedelta(minutes=59))
+    assert _due(app, db, signed + timedelta(minutes=61))  # the idle heartbeat
+    access_log.append(2)
+    db.rollback()  # a fresh snapshot: the new entries
+    written = max(as_utc(e.occurred_at) for e in db.exec(select(AccessEntry)))
+    assert not _due(app, db, written + timedelta(seconds=29))
+    assert _due(app, db, written + timedelta(seconds=31))  # half the interval: signed in time
+    assert _due(app, db, written, max_entries=2)  # or as soon as enough entries wait
 
 
 def test_rotation_keeps_old_checkpoints_verifiable(app, access_log, database_url, tmp_path, db):
@@ -195,7 +217,9 @@ def test_a_configured_key_is_rotated_into_a_new_file_only(database_url, tmp_path
 
 def test_build_checkpoint_of_an_empty_log(app, db):
     signer = current_signer(app)
-    checkpoint = build_checkpoint(db, signer=signer, origin=signer.name, now=utcnow())
+    checkpoint = build_checkpoint(
+        db, signer=signer, origin=signer.name, latest=None, mac_key=None, now=utcnow()
+    )
     assert checkpoint.tree_size == 0 and checkpoint.root_hash == root([])
     with session_scope(app.extensions["vigil.engine"]) as session:
         session.add(checkpoint)

@@ -19,7 +19,8 @@ WORKER = [sys.executable, "-m", "tests.audit.append_worker"]
 
 
 def test_concurrent_appenders_build_one_linear_chain(access_log, database_url, tmp_path, db):
-    env = {**os.environ}
+    # Every host of one deployment shares the MAC key, like every other secret.
+    env = {**os.environ, "VIGIL_AUDIT_MAC_KEY": access_log.app.config["VIGIL"]["AUDIT_MAC_KEY"]}
     children = [
         subprocess.Popen(
             [*WORKER, database_url, str(tmp_path / f"worker{i}"), str(i), str(APPENDS)],

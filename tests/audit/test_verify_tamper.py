@@ -175,14 +175,17 @@ def test_a_fork_same_size_other_root_is_named(signed_log, tmp_path):
     assert code == 1 and codes["fork"] == 1, output
 
 
-def test_an_edited_note_is_named_and_an_erased_one_is_reported_as_redacted(signed_log):
+def test_an_edited_note_is_named_and_a_silently_deleted_one_is_missing(signed_log):
     signed_log.tamper(
         "UPDATE access_note SET text = 'nothing to see' WHERE entry_seq = 4", table="access_note"
     )
+    # DELETE on access_note is granted (for erasure), so no trigger is in the way: a
+    # deletion without its `access_log.note_erased` event is not taken for an erasure.
     signed_log.tamper("DELETE FROM access_note WHERE entry_seq = 5", table="access_note")
     code, codes, output = signed_log.verify()
-    assert code == 1 and codes == {"note_mismatch": 1}, output
-    assert "redacted notes (erased, chain intact): 1 entries" in output
+    assert code == 1 and codes == {"note_mismatch": 1, "note_missing": 1}, output
+    assert "entry 5: note missing, and no erasure was recorded for it" in output
+    assert "redacted notes" not in output
 
 
 def test_an_erased_note_still_verifies(signed_log):
@@ -190,7 +193,7 @@ def test_an_erased_note_still_verifies(signed_log):
     assert "note of entry 4 erased" in result.output
     code, codes, output = signed_log.verify()
     assert (code, codes) == (0, {}), output
-    assert "redacted notes (erased, chain intact): 1 entries" in output
+    assert "redacted notes (erasure recorded, chain intact): 1 entries" in output
 
 
 def test_a_checkpoint_row_removed_from_the_table_is_named(signed_log):

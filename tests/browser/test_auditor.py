@@ -22,6 +22,7 @@ def _access(app, actor, case_id: str, reason: ReasonCode) -> None:
             case_id=case_id,
             conversation_id=f"conv-{case_id}",
             evidence_version=1,
+            mac_key=app.extensions["vigil.keys"].entry_mac,
         )
 
 
