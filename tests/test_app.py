@@ -179,9 +179,7 @@ def test_production_refuses_debug_and_names_missing_secrets():
         check_production(read_settings(env, None))
     with pytest.raises(ConfigError, match="debug"):
         check_production(read_settings({**env, "VIGIL_DEBUG": "true"}, None))
-    secrets_set = {**env} | {
-        f"VIGIL_{name}": "x" for name in SECRET_SETTINGS
-    }
+    secrets_set = {**env} | {f"VIGIL_{name}": "x" for name in SECRET_SETTINGS}
     with pytest.raises(ConfigError, match="VIGIL_RATELIMIT_STORAGE_URI"):
         check_production(read_settings(secrets_set, None))  # memory:// counts per worker
     check_production(
