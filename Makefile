@@ -28,9 +28,8 @@ run: install
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
 	@echo ""
-	@echo "Vigil is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
-	$(BIN)/gunicorn --workers 2 --worker-class sync --bind $(HOST):$(PORT) \
-		--access-logfile - 'app:create_app()'
+	@echo "Vigil is starting at http://$(HOST):$(PORT)/ with its checkpoint sidecar (Ctrl-C stops both)"
+	$(FLASK) serve --host $(HOST) --port $(PORT) --workers 2
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -32,6 +32,7 @@ from audit.verify import VerifyJob, verify_and_record
 from core.cli import command_group
 from core.db import read_only, session_scope
 from core.keys import key_ring
+from core.serve import add_sidecar
 
 audit_cli = AppGroup("audit", help="The content access log: verify, checkpoint, prove.")
 
@@ -253,4 +254,5 @@ def rotate_signing(out: Path | None) -> None:
 def init_app(app: Flask) -> None:
     """Attach the `audit` group and `keys rotate-signing`."""
     app.cli.add_command(audit_cli)
+    add_sidecar(app, "checkpoint sidecar", "audit", "sidecar")
     command_group(app, "keys", "Key rotation.").add_command(rotate_signing)

@@ -11,7 +11,7 @@ def init_app(app: Flask) -> None:
     from flask_limiter.util import get_remote_address
     from flask_wtf.csrf import CSRFProtect
 
-    from core import cli, views, web
+    from core import cli, serve, views, web
     from core.db import close_session, make_engine
     from core.keys import build_key_ring
     from core.sealed_text import attach_keys
@@ -34,3 +34,4 @@ def init_app(app: Flask) -> None:
     web.init_web(app)
     app.register_blueprint(views.core_bp)
     cli.init_app(app)
+    serve.init_app(app)

@@ -13,6 +13,7 @@ DEFAULTS: dict[str, Any] = {
     "ENV": "development",  # "production" turns on the strict start-up checks
     "DEBUG": False,
     "DATABASE_URL": "",  # empty: sqlite:///<instance>/vigil.db
+    "INSTANCE_PATH": "",  # empty: ./instance (development secrets, SQLite, checkpoints)
     "SECRET_KEY": "",  # production: required; development: generated into instance/
     "EVIDENCE_KEY": "",  # base64 32-byte master key for sealed evidence
     "AUDIT_SIGNING_KEY": "",  # base64 32-byte Ed25519 seed for checkpoints
