@@ -70,6 +70,9 @@ def test_every_content_response_follows_a_committed_allowed_entry(app, client, f
     )
     assert response.status_code == 200
     assert log_count(app, case_id=str(case_id), action="reveal", decision="allowed") == 1
+    # Index 1 is what the case page calls "Message 2": the entry says so, too.
+    assert "Message 2" in client.get(f"/review/cases/{case_id}").get_data(as_text=True)
+    assert log_count(app, case_id=str(case_id), action="reveal", message=2, queue="general") == 1
 
 
 REVIEW_PAGES = [

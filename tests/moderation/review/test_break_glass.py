@@ -52,9 +52,35 @@ def test_viewer_cap_requires_break_glass(app, client, factory):
             actor_id=third.id,
             decision="allowed",
             reason_code="BREAK_GLASS",
+            grant_id=str(_grant_id(app)),  # the entry names the grant it relied on
+            queue="general",
         )
         == 1
     )
+
+
+def test_a_refused_look_carries_the_justification_that_was_typed(app, client, factory):
+    from audit.models import AccessEntry, AccessNote
+
+    case_id = make_case(app)
+    holder = app.test_client()
+    factory.login_as(holder, "reviewer:general")
+    claim_next(holder)
+    outsider = factory.login_as(client, "reviewer:general")
+    typed = {"reason": "ASSIGNED_REVIEW", "note": "the user wrote to support about it"}
+    post_form(client, f"/review/cases/{case_id}/access", typed, token_from="/account")
+    assert client.get(f"/review/cases/{case_id}").status_code == 403
+    with Session(app.extensions["vigil.engine"]) as session:
+        entry = session.exec(
+            select(AccessEntry).where(
+                AccessEntry.actor_id == outsider.id, AccessEntry.decision == "denied"
+            )
+        ).one()
+        note = session.get(AccessNote, entry.seq)
+        # Committed like an allowed look's note: salted hash on the entry, text erasable.
+        assert note.text == "the user wrote to support about it"
+        assert entry.note_commitment and entry.note_commitment not in note.text
+        assert (entry.reason_code, entry.queue) == ("ASSIGNED_REVIEW", "general")
 
 
 def test_break_glass_needs_a_second_person_and_expires(app, client, factory):
