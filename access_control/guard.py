@@ -33,9 +33,7 @@ def authorize(user: User | None, obj: str | Resource, act: str, *, queue: str = 
 
 
 def _is_staff(user: User) -> bool:
-    from access_control.policy import roles_of
-
-    return bool(roles_of(get_session(), user))
+    return bool(holder().decisions(get_session()).roles(user.subject))
 
 
 def guarded_resource() -> Resource | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import casbin
 from casbin import persist
+from flask import g, has_request_context
 from sqlmodel import Session, select
 
 from access_control.journal import AdminEvent, EventType, record_event
@@ -96,6 +97,8 @@ def _bump_version(session: Session) -> int:
     state.version += 1
     state.updated_at = utcnow()
     session.add(state)
+    if has_request_context():
+        g.pop("vigil_policy_version", None)  # this request's own change applies to it
     return state.version
 
 
@@ -212,23 +215,115 @@ def build_enforcer(rows: list[PolicyRule]) -> casbin.Enforcer:
     return enforcer
 
 
+@dataclass(frozen=True)
+class _Row:
+    sub: str
+    queue: str
+    obj: str
+    act: str
+    cond: str
+    eft: str
+
+
+class DecisionTable:
+    """The policy compiled for plain-Python decisions, equal to the enforcer's by test
+    (tests/access_control/test_policy_fast_path.py).
+
+    The matcher's static part (object, action, queue, role) is looked up once per
+    (roles, object, action, queue) and cached; only the named conditions of the matching
+    rows run per request, on the request's facts. Deny overrides allow, as in the model.
+    """
+
+    def __init__(self, enforcer: casbin.Enforcer) -> None:
+        self.rows = tuple(_Row(*values[:6]) for values in enforcer.get_policy())
+        links: dict[str, set[str]] = {}
+        for name, role, *_rest in enforcer.get_grouping_policy():
+            links.setdefault(name, set()).add(role)
+        self._links = links
+        # Subjects a row names directly (rare): only they key the cache by themselves.
+        self._direct = {row.sub for row in self.rows if not is_role(row.sub) and row.sub != "*"}
+        self._names: dict[str, frozenset[str]] = {}
+        self._plans: dict[tuple, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+    def _closure(self, subject: str) -> frozenset[str]:
+        """The roles `subject` holds (transitively), plus itself when a row names it."""
+        names = self._names.get(subject)
+        if names is None:
+            seen, todo = set(), [subject]
+            while todo:
+                for role in self._links.get(todo.pop(), ()):
+                    if role not in seen:
+                        seen.add(role)
+                        todo.append(role)
+            if subject in self._direct:
+                seen.add(subject)
+            names = self._names[subject] = frozenset(seen)
+        return names
+
+    def _plan(self, names: frozenset[str], kind: str, act: str, queue: str):
+        key = (names, kind, act, queue)
+        plan = self._plans.get(key)
+        if plan is None:
+            matching = [
+                row
+                for row in self.rows
+                if row.obj in ("*", kind)
+                and row.act in ("*", act)
+                and row.queue in ("*", queue)
+                and (row.sub == "*" or row.sub in names)
+            ]
+            allow = tuple(dict.fromkeys(r.cond for r in matching if r.eft == "allow"))
+            deny = tuple(dict.fromkeys(r.cond for r in matching if r.eft == "deny"))
+            plan = self._plans[key] = (allow, deny)
+        return plan
+
+    def roles(self, subject: str) -> frozenset[str]:
+        """The roles `subject` holds in this policy version (no database read)."""
+        return self._closure(subject) - {subject}
+
+    def decide(self, sub: Subject, queue: str, obj: Resource, act: str) -> bool:
+        """What the enforcer would answer for (sub, queue, obj, act)."""
+        allow, deny = self._plan(self._closure(sub.id), obj.kind, act, queue)
+        if any(CONDITIONS[cond](sub, obj) for cond in deny):
+            return False
+        return any(CONDITIONS[cond](sub, obj) for cond in allow)
+
+
 class EnforcerHolder:
-    """Per-process cache: rebuild and swap when the database version moves."""
+    """Per-process cache: rebuild and swap when the database version moves.
+
+    The version is read at most once per request (remembered on flask.g): a policy
+    change reaches every process, on any host, by its next request."""
 
     def __init__(self) -> None:
         self.version = -1
         self.enforcer: casbin.Enforcer | None = None
+        self.table: DecisionTable | None = None
         self._lock = threading.Lock()
 
+    def _version(self, session: Session) -> int:
+        if not has_request_context():
+            return current_version(session)
+        seen = g.get("vigil_policy_version")
+        if seen is None:
+            seen = g.vigil_policy_version = current_version(session)
+        return seen
+
     def get(self, session: Session) -> casbin.Enforcer:
-        """The enforcer for the database's current policy version."""
-        version = current_version(session)
-        if version != self.version or self.enforcer is None:
+        """The enforcer for the database's current policy version (the source of truth)."""
+        self.decisions(session)
+        return self.enforcer
+
+    def decisions(self, session: Session) -> DecisionTable:
+        """The compiled decision table for the current policy version."""
+        version = self._version(session)
+        if version != self.version or self.table is None:
             rows = list(session.exec(select(PolicyRule).order_by(PolicyRule.id)))
             fresh = build_enforcer(rows)
+            table = DecisionTable(fresh)
             with self._lock:
-                self.enforcer, self.version = fresh, version
-        return self.enforcer
+                self.enforcer, self.table, self.version = fresh, table, version
+        return self.table
 
 
 def subject_for(user: User) -> Subject:
@@ -249,7 +344,7 @@ def check(
         return False
     resource = obj if isinstance(obj, Resource) else Resource(kind=obj)
     try:
-        return bool(holder.get(session).enforce(subject_for(user), queue, resource, act))
+        return holder.decisions(session).decide(subject_for(user), queue, resource, act)
     except Exception:
         log.exception("authorization check failed; denying")
         return False

@@ -3,14 +3,17 @@ on a schedule and when an auditor asks, forever (Ctrl-C stops). One per deployme
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, col, func, select
 
 from audit.checkpoints import (
@@ -23,7 +26,7 @@ from audit.checkpoints import (
 from audit.models import AuditCheckpoint, VerificationRun, VerifyRequest
 from audit.signing import KnownKeys, Signer, remember_key
 from audit.verify import VerifyJob, verify_and_record
-from core.db import read_only, session_scope
+from core.db import is_postgres, read_only, session_scope
 from core.timeutil import as_utc, utcnow
 
 
@@ -151,6 +154,68 @@ def tick(
         report(f"verification ({trigger}): {verdict}, {run.tree_size} entries")
 
 
+# Arbitrary constant key for pg_try_advisory_lock: "vigil" + "_sc" in ASCII.
+LEAD_LOCK_KEY = 0x76696769_6C5F7363
+
+
+class Lead:
+    """Exactly one sidecar works per deployment: the one holding this lock (a PostgreSQL
+    session advisory lock on a connection kept open, or an flock beside the SQLite file).
+    The others stand by and take over when the holder's connection or process ends."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Connection | None = None
+        self._file = None
+
+    def hold(self) -> bool:
+        """True while this process leads (taking the lead if it is free)."""
+        if is_postgres(self.engine):
+            return self._hold_postgres()
+        if self._file is None:
+            handle = open(f"{self.engine.url.database}.sidecar.lock", "a")  # noqa: SIM115
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                return False
+            self._file = handle
+        return True
+
+    def _hold_postgres(self) -> bool:
+        if self._conn is not None:
+            try:
+                self._conn.execute(text("SELECT 1"))
+                self._conn.commit()
+                return True
+            except DBAPIError:  # the connection died, and the lock with it
+                self.release()
+        conn = self.engine.connect()
+        got = conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": LEAD_LOCK_KEY})
+        if got.scalar():
+            conn.commit()
+            self._conn = conn
+            return True
+        conn.close()
+        return False
+
+    def release(self) -> None:
+        """Give the lead up (process exit does it, too)."""
+        if self._conn is not None:
+            # A pooled connection outlives close(): unlock first, or drop it from the pool.
+            try:
+                self._conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LEAD_LOCK_KEY})
+                self._conn.commit()
+            except DBAPIError:
+                self._conn.invalidate()
+            with contextlib.suppress(DBAPIError):
+                self._conn.close()
+            self._conn = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
 def run_sidecar(
     job: CheckpointJob,
     verify_job: VerifyJob,
@@ -161,21 +226,30 @@ def run_sidecar(
     warn: Callable[[str], None],
     sleep: Callable[[float], None] | None = None,
 ) -> None:
-    """Tick every `every` seconds, forever (Ctrl-C stops).
+    """Tick every `every` seconds, forever (Ctrl-C stops), while this sidecar leads.
 
     A database that is briefly unreachable skips a round."""
     index, clock = SignedIndex(keys=job.keys, origin=job.origin), VerifyClock()
-    while True:
-        try:
-            tick(
-                job,
-                verify_job,
-                schedule=schedule,
-                index=index,
-                clock=clock,
-                report=report,
-                warn=warn,
-            )
-        except OperationalError as exc:
-            warn(f"round skipped, database unavailable: {exc.orig or exc}")
-        (sleep or time.sleep)(every)
+    lead, told = Lead(job.engine), False
+    try:
+        while True:
+            try:
+                if lead.hold():
+                    told = False
+                    tick(
+                        job,
+                        verify_job,
+                        schedule=schedule,
+                        index=index,
+                        clock=clock,
+                        report=report,
+                        warn=warn,
+                    )
+                elif not told:
+                    report("another sidecar leads this deployment; standing by")
+                    told = True
+            except OperationalError as exc:
+                warn(f"round skipped, database unavailable: {exc.orig or exc}")
+            (sleep or time.sleep)(every)
+    finally:
+        lead.release()

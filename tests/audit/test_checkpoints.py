@@ -223,3 +223,26 @@ def test_build_checkpoint_of_an_empty_log(app, db):
     assert checkpoint.tree_size == 0 and checkpoint.root_hash == root([])
     with session_scope(app.extensions["vigil.engine"]) as session:
         session.add(checkpoint)
+
+
+def test_only_one_sidecar_works_and_a_standby_takes_over(access_log, db, monkeypatch):
+    from audit.sidecar import Lead
+
+    other = Lead(access_log.engine)  # another host's sidecar, already leading
+    assert other.hold()
+    naps = []
+
+    def fake_sleep(_seconds: float) -> None:
+        naps.append(1)
+        if len(naps) == 2:
+            other.release()  # the leader's host goes away
+        if len(naps) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("audit.sidecar.time.sleep", fake_sleep)
+    access_log.append(2)
+    result = access_log.cli("audit", "sidecar", "--every", "1")
+    assert result.output.count("another sidecar leads this deployment; standing by") == 1
+    # Rounds 1 and 2 stood by; round 3 took over and signed.
+    assert [row.tree_size for row in _checkpoints(db)] == [2], result.output
+    assert Lead(access_log.engine).hold()  # the lead was given up at Ctrl-C
