@@ -111,19 +111,22 @@ def list_queue(
 COUNT_CAP = 10_000  # header counts stop here ("10,000+"): the page stays fast at any size
 
 
-def _capped_count(session: Session, queue: str, *conditions) -> int:
+def _capped_count(queue: str, *conditions):
     inner = select(Case.id).where(_open_in(queue), *conditions).limit(COUNT_CAP + 1).subquery()
-    return session.exec(select(func.count()).select_from(inner)).one()
+    return select(func.count()).select_from(inner).scalar_subquery()
 
 
 def queue_stats(session: Session, *, queue: str, now: datetime) -> dict[str, int]:
-    """Header counts (each capped at COUNT_CAP + 1): total, age buckets, overdue."""
+    """Header counts (each capped at COUNT_CAP + 1): total, age buckets, overdue, in one
+    round trip (each count still stops at the cap, so the page stays fast at any size)."""
     hour, day = now - timedelta(hours=1), now - timedelta(hours=24)
     first = col(Case.first_reported_at)
-    return {
-        "total": _capped_count(session, queue),
-        "under_hour": _capped_count(session, queue, first >= hour),
-        "under_day": _capped_count(session, queue, first < hour, first >= day),
-        "older": _capped_count(session, queue, first < day),
-        "overdue": _capped_count(session, queue, col(Case.sla_due_at) < now),
+    counts = {
+        "total": _capped_count(queue),
+        "under_hour": _capped_count(queue, first >= hour),
+        "under_day": _capped_count(queue, first < hour, first >= day),
+        "older": _capped_count(queue, first < day),
+        "overdue": _capped_count(queue, col(Case.sla_due_at) < now),
     }
+    row = session.exec(select(*(value.label(name) for name, value in counts.items()))).one()
+    return dict(zip(counts, row, strict=True))
