@@ -13,11 +13,12 @@ import hashlib
 import hmac
 import secrets
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from flask import g, has_request_context, request
 from sqlalchemy import func, insert, text
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from access_control.journal import SYSTEM_LABEL, EventType, record_event
 from audit.models import AccessEntry, AccessNote
@@ -58,6 +59,9 @@ class AccessLogError(RuntimeError):
 
 
 _ENTRY = AccessEntry.__table__
+_INSERT_ENTRY = insert(_ENTRY)
+_INSERT_NOTE = insert(AccessNote.__table__)
+_HEAD = select(_ENTRY.c.seq, _ENTRY.c.entry_hash).order_by(_ENTRY.c.seq.desc()).limit(1)
 
 
 def format_time(value: datetime) -> str:
@@ -117,8 +121,7 @@ def _lock(session: Session) -> None:
 
 def log_head(session: Session) -> tuple[int, bytes]:
     """(next sequence number, hash of the last entry) as the database holds them now."""
-    query = select(AccessEntry.seq, AccessEntry.entry_hash)
-    row = session.exec(query.order_by(col(AccessEntry.seq).desc()).limit(1)).first()
+    row = session.execute(_HEAD).first()
     return (0, GENESIS) if row is None else (row[0] + 1, bytes(row[1]))
 
 
@@ -147,8 +150,8 @@ def record_access(
     message: int | None = None,
     grant_id: str | int | None = None,
     mac_key: bytes | None = None,
-) -> AccessEntry:
-    """Append one entry under the append lock (the caller commits); returns it, detached.
+) -> SimpleNamespace:
+    """Append one entry under the append lock (the caller commits); returns its columns.
 
     `message` is the message number as the case page shows it (1-based); `mac_key`
     defaults to the running app's AUDIT_MAC_KEY."""
@@ -165,8 +168,8 @@ def record_access(
     salt = secrets.token_bytes(32) if note else b""
     # Everything that does not depend on the head is prepared before the lock: on
     # PostgreSQL the lock is held until commit, so the critical section stays short.
-    entry = AccessEntry(
-        seq=0,
+    # A plain namespace, not an ORM object: model validation would cost more than the hash.
+    entry = SimpleNamespace(
         format=ENTRY_FORMAT,
         actor_id=getattr(actor, "id", None),
         actor_label=(actor.label if actor is not None else SYSTEM_LABEL)[:400],
@@ -190,11 +193,9 @@ def record_access(
     entry.entry_hash = chain_hash(entry.prev_hash, entry.leaf_hash)
     entry.entry_mac = entry_mac(key, entry.entry_hash)
     # A Core insert, not the unit of work: it is the one statement inside the lock.
-    session.execute(insert(_ENTRY), [{c.name: getattr(entry, c.name) for c in _ENTRY.columns}])
+    session.execute(_INSERT_ENTRY, vars(entry))
     if note:
-        session.execute(
-            insert(AccessNote.__table__), [{"entry_seq": entry.seq, "salt": salt, "text": note}]
-        )
+        session.execute(_INSERT_NOTE, {"entry_seq": entry.seq, "salt": salt, "text": note})
     return entry
 
 

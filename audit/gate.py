@@ -9,20 +9,20 @@ request session, so call them before any other change the view makes.
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 from flask import abort
 from sqlmodel import Session
 
 from audit import access_log
-from audit.models import AccessEntry
 from audit.reasons import AccessAction, Decision, ReasonCode
 
 log = logging.getLogger(__name__)
 UNAVAILABLE = "The access log cannot be written right now, so no content is shown."
 
 
-def _append_and_commit(session: Session, **facts: Any) -> AccessEntry:
+def _append_and_commit(session: Session, **facts: Any) -> SimpleNamespace:
     try:
         entry = access_log.record_access(session, **facts)
         session.commit()
@@ -46,7 +46,7 @@ def reveal(
     queue: str = "",
     message: int | None = None,
     grant_id: str | int | None = None,
-) -> AccessEntry:
+) -> SimpleNamespace:
     """Append and commit an ALLOWED entry; abort 503 unless it committed."""
     return _append_and_commit(
         session,
@@ -77,7 +77,7 @@ def record_denial(
     queue: str = "",
     message: int | None = None,
     grant_id: str | int | None = None,
-) -> AccessEntry:
+) -> SimpleNamespace:
     """Append and commit a DENIED entry (503 if it cannot be written); the view answers."""
     session.rollback()  # nothing the view prepared may ride along with a denial
     return _append_and_commit(
