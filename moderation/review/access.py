@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from sqlalchemy import literal, union_all
 from sqlmodel import Session, col, select
 
 from access_control.guard import authorize
@@ -15,10 +16,10 @@ from audit.models import AccessEntry
 from audit.reasons import Decision, ReasonCode
 from core.timeutil import as_utc, utcnow
 from moderation.intake.models import Case, CaseStage
-from moderation.review.claims import live_claim
 from moderation.review.models import (
     Appeal,
     BreakGlassGrant,
+    CaseClaim,
     CaseDecision,
     GrantState,
     LegalRequest,
@@ -78,20 +79,13 @@ def deciders(session: Session, *, case_id: int) -> tuple[str, ...]:
     return tuple(sorted({f"user:{row}" for row in (*rows, *upheld)}))
 
 
-def _holders(session: Session, model, *, case_id: int, now: datetime) -> tuple[str, ...]:
-    rows = session.exec(
-        select(model.user_id).where(model.case_id == case_id, model.expires_at > now)
-    ).all()
-    return tuple(sorted({f"user:{row}" for row in rows}))
-
-
 def case_resource(session: Session, *, case: Case, now: datetime) -> Resource:
     """The case as claim and confirm see it: its claimer and its earlier deciders."""
-    claim = live_claim(session, case_id=case.id, now=now)
+    facts = case_facts(session, case_id=case.id, now=now)
     return Resource(
         kind="case",
-        assignee=f"user:{claim.reviewer_id}" if claim else "",
-        involved=deciders(session, case_id=case.id),
+        assignee=facts["claim"][0] if facts["claim"] else "",
+        involved=facts["involved"],
         stage=case.stage.value,
     )
 
@@ -112,19 +106,63 @@ def may_claim(
     )
 
 
+def case_facts(session: Session, *, case_id: int, now: datetime) -> dict[str, tuple[str, ...]]:
+    """Who holds what on a case right now, in one round trip: the live claim, everyone who
+    decided (an upheld appeal included), approved break-glass grants, open legal requests
+    and QA samples; {fact: sorted subjects}."""
+
+    def fact(name: str, column, *where):
+        return select(literal(name).label("fact"), column.label("who")).where(*where)
+
+    grant = BreakGlassGrant
+    query = union_all(
+        fact(
+            "claim",
+            CaseClaim.reviewer_id,
+            CaseClaim.case_id == case_id,
+            col(CaseClaim.lease_until) > now,
+        ),
+        fact("involved", CaseDecision.reviewer_id, CaseDecision.case_id == case_id),
+        fact("involved", Appeal.decided_by, Appeal.case_id == case_id, col(Appeal.decided_by) > 0),
+        fact(
+            "break_glass",
+            grant.requester_id,
+            grant.case_id == case_id,
+            grant.state == GrantState.APPROVED,
+            col(grant.expires_at) > now,
+        ),
+        fact(
+            "legal_request",
+            LegalRequest.user_id,
+            LegalRequest.case_id == case_id,
+            col(LegalRequest.expires_at) > now,
+        ),
+        fact(
+            "qa_sample",
+            QaSample.user_id,
+            QaSample.case_id == case_id,
+            col(QaSample.expires_at) > now,
+        ),
+    )
+    found: dict[str, set[str]] = {}
+    for name, who in session.execute(query):
+        found.setdefault(name, set()).add(f"user:{who}")
+    names = ("claim", "involved", "break_glass", "legal_request", "qa_sample")
+    return {name: tuple(sorted(found.get(name, ()))) for name in names}
+
+
 def content_resource(session: Session, *, case: Case, now: datetime) -> Resource:
     """The case's content with its facts (claimer, deciders, break-glass, legal-request and
-    QA-sample holders), read fresh."""
-    claim = live_claim(session, case_id=case.id, now=now)
-    grants = active_grants(session, case_id=case.id, now=now)
+    QA-sample holders), read fresh in one query."""
+    facts = case_facts(session, case_id=case.id, now=now)
     return Resource(
         kind="content",
-        assignee=f"user:{claim.reviewer_id}" if claim else "",
-        involved=deciders(session, case_id=case.id),
+        assignee=facts["claim"][0] if facts["claim"] else "",
+        involved=facts["involved"],
         stage=case.stage.value,
-        break_glass=tuple(sorted({f"user:{g.requester_id}" for g in grants})),
-        legal_request=_holders(session, LegalRequest, case_id=case.id, now=now),
-        qa_sample=_holders(session, QaSample, case_id=case.id, now=now),
+        break_glass=facts["break_glass"],
+        legal_request=facts["legal_request"],
+        qa_sample=facts["qa_sample"],
     )
 
 
