@@ -27,8 +27,12 @@ auth_bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    parts = urlsplit(target or "")
-    if target and target.startswith("/") and not target.startswith("//") and not parts.netloc:
+    """A same-site path to go on to after sign-in; home for anything else (another host,
+    a backslash browsers read as a slash, control characters a header cannot carry)."""
+    target = target or ""
+    plain = target.isprintable() and "\\" not in target and len(target) <= 2000
+    parts = urlsplit(target) if plain else None
+    if parts and target.startswith("/") and not target.startswith("//") and not parts.netloc:
         return target
     return url_for("core.home")
 

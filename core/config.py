@@ -127,7 +127,7 @@ def read_settings(environ: Mapping[str, str], test_config: Mapping[str, Any] | N
         file_var = environ.get(f"VIGIL_{name}_FILE")
         if file_var:
             with open(file_var, encoding="utf-8") as handle:
-                settings[name] = handle.read().strip()
+                settings[name] = _coerce(name, handle.read().strip(), default)
         elif f"VIGIL_{name}" in environ:
             settings[name] = _coerce(name, environ[f"VIGIL_{name}"], default)
     settings.update(test_config or {})

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from flask import (
     Flask,
+    abort,
     current_app,
     g,
     has_request_context,
@@ -22,6 +23,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup, escape
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
+from werkzeug.routing import IntegerConverter
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -127,9 +129,28 @@ def _start_request() -> None:
 NUL_REFUSED = "The input contains a NUL character, which no field in Vigil accepts."
 
 
+MAX_ID = 2**31 - 1  # PostgreSQL integer: larger ids exist nowhere (and would be a 500)
+
+
+def bounded_int(raw: str | None) -> int:
+    """A form or query id as an int the database can hold; 0 for anything else."""
+    raw = (raw or "").strip()
+    return int(raw) if raw.isdigit() and len(raw) <= 10 and int(raw) <= MAX_ID else 0
+
+
+class BoundedInt(IntegerConverter):
+    """`<int:...>` in every route: ids past what PostgreSQL's integer holds are 404, not 500."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def _refuse_nul() -> None:
-    # One rule at the door for every form and query string: NUL is never meaningful
-    # input, and PostgreSQL cannot store it in a text column (a 500 otherwise).
+    # One rule at the door for the path, every form and query string: NUL is never
+    # meaningful input, and PostgreSQL cannot store or compare it in text (a 500 otherwise).
+    if "\x00" in request.path:
+        abort(404)
     for values in (request.args, request.form):
         if any("\x00" in k + v for k, v in values.items(multi=True)):
             refused = BadRequest(NUL_REFUSED)
@@ -167,6 +188,7 @@ def init_web(app: Flask) -> None:
     app.jinja_env.filters["capped"] = lambda n, cap=10_000: f"{cap:,}+" if n > cap else f"{n:,}"
     app.jinja_env.filters["code_spans"] = code_spans
     app.jinja_env.filters["local"] = local_time
+    app.url_map.converters["int"] = BoundedInt
     app.before_request(_start_request)
     app.before_request(_refuse_nul)
     app.after_request(_secure_headers)

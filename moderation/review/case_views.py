@@ -11,6 +11,7 @@ from core.config import setting
 from core.db import get_session
 from core.textsafety import visible_text
 from core.timeutil import utcnow
+from core.web import bounded_int
 from moderation.intake.models import CaseState
 from moderation.intake.settings import current_intake
 from moderation.review import access, case_view, claims
@@ -24,7 +25,6 @@ from moderation.review.decisions import (
 )
 from moderation.review.rules import current_rules
 from moderation.review.web import (
-    bounded_int,
     case_content,
     case_facts,
     case_or_404,

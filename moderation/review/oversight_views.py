@@ -12,11 +12,12 @@ from access_control.guard import requires
 from audit.reasons import ReasonCode
 from core.db import get_session
 from core.timeutil import utcnow
+from core.web import bounded_int
 from moderation.intake.models import Case
 from moderation.review import holds, oversight
 from moderation.review.models import FREE_TEXT_KINDS, CaseEvent, HoldSource
 from moderation.review.rules import current_rules
-from moderation.review.web import bounded_int, case_or_404, case_queue, me, review_bp
+from moderation.review.web import case_or_404, case_queue, me, review_bp
 
 PRIVATE_KINDS = FREE_TEXT_KINDS
 

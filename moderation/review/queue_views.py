@@ -13,12 +13,12 @@ from audit.gate import record_denial
 from audit.reasons import AccessAction
 from core.db import get_session
 from core.timeutil import utcnow
+from core.web import bounded_int
 from moderation.intake import taxonomy
 from moderation.intake.models import Case
 from moderation.review import access, break_glass, claims, queues
 from moderation.review.models import ReviewPreference
 from moderation.review.web import (
-    bounded_int,
     case_or_404,
     in_workspace,
     lease,

@@ -18,6 +18,7 @@ from core import throttle
 from core.config import setting
 from core.db import get_session
 from core.timeutil import utcnow
+from core.web import MAX_ID
 from moderation.intake.models import Case
 from moderation.review import access, break_glass, claims
 from moderation.review.decisions import ReviewInputError
@@ -47,15 +48,6 @@ def lease() -> timedelta:
 def in_workspace() -> bool:
     """Whether the policy lets the signed-in account use the reviewer workspace."""
     return authorize(me(), "workspace", "use")
-
-
-MAX_ID = 2**31 - 1  # PostgreSQL integer: larger ids exist nowhere (and would be a 500)
-
-
-def bounded_int(raw: str | None) -> int:
-    """A form or query id as an int the database can hold; 0 for anything else."""
-    raw = (raw or "").strip()
-    return int(raw) if raw.isdigit() and len(raw) <= 10 and int(raw) <= MAX_ID else 0
 
 
 def case_or_404(case_id: int) -> Case:
