@@ -56,7 +56,11 @@ def canonical_json(obj: object) -> bytes:
         raise CanonicalJSONError("value is nested too deeply") from exc
     except (TypeError, ValueError) as exc:
         raise CanonicalJSONError(str(exc)) from exc
-    _check_types(obj)
+    flat = type(obj) is dict and all(
+        type(key) is str and type(value) in _SCALARS for key, value in obj.items()
+    )
+    if not flat:  # a flat dict of scalars (every log entry) needs no walk
+        _check_types(obj)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:
