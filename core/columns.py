@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import enum
+from datetime import UTC
 
 from sqlalchemy import Column, DateTime, String
 from sqlalchemy.types import TypeDecorator
 
 
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware timestamp, converted to UTC before it is stored.
+
+    PostgreSQL keeps the instant either way; SQLite stores the wall-clock digits and
+    drops the offset, so 10:00+02:00 would read back as 10:00 UTC without this."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and getattr(value, "tzinfo", None) is not None:
+            return value.astimezone(UTC)
+        return value
+
+
 def utc_column(nullable: bool = False, *, index: bool = False) -> Column:
     """A timezone-aware timestamp column (every model's times are stored this way)."""
-    return Column(DateTime(timezone=True), nullable=nullable, index=index)
+    return Column(UTCDateTime(), nullable=nullable, index=index)
 
 
 class StrEnumType(TypeDecorator):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -34,6 +34,22 @@ def _no_nul(value: str) -> str:
     return value
 
 
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _plausible_time(value: datetime) -> datetime:
+    """A message time as UTC, between 1970 and 2100: year 1 at +14:00 or year 9999 at
+    -14:00 would leave the range of a UTC timestamp and break every later read."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("the time is outside 1970-2100 once converted to UTC") from exc
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError("the time is outside 1970-2100 once converted to UTC")
+    return utc
+
+
+MessageTime = Annotated[AwareDatetime, AfterValidator(_plausible_time)]
 # Text Vigil stores or shows as given (not sealed message text): no NUL, which PostgreSQL
 # cannot hold in a text column and which has no business in a name or an id.
 PlainStr = Annotated[str, AfterValidator(_no_nul)]
@@ -48,7 +64,7 @@ class AttachmentIn(_Strict):
 
     name: PlainStr = Field(min_length=1, max_length=255)
     media_type: str = Field(max_length=127, pattern=r"^[A-Za-z0-9.+\-]+/[A-Za-z0-9.+\-]+$")
-    size: StrictInt = Field(ge=0, le=2**53)
+    size: StrictInt = Field(ge=0, le=2**31 - 1)  # a PostgreSQL integer column
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
@@ -58,7 +74,7 @@ class MessageIn(_Strict):
     id: str = Field(pattern=ID_PATTERN)
     role: Literal["user", "assistant", "system"]
     text: str = Field(max_length=MAX_MESSAGE_CHARS)
-    created_at: AwareDatetime
+    created_at: MessageTime
     attachment: AttachmentIn | None = None
 
 

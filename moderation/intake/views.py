@@ -102,10 +102,10 @@ def my_reports():
     reports = reports_of_user(db, user_id=current_user.id)
     ids = {report.conversation_id for report in reports}
     conversations = [c for c in (db.get(Conversation, i) for i in ids) if c is not None]
-    titles = {c.id: c.title for c in conversations}
-    # Access counts belong to the person whose conversation it is: someone who filed a
-    # notice about another person's conversation does not learn how it was handled inside.
+    # Titles and access counts belong to the person whose conversation it is: someone who
+    # filed a notice about another person's conversation learns neither.
     own = {c.id for c in conversations if c.owner_id == current_user.id}
+    titles = {c.id: c.title or "Untitled conversation" for c in conversations if c.id in own}
     return render_template(
         "moderation/intake/my_reports.html",
         reports=reports,

@@ -307,3 +307,42 @@ def test_unauthenticated_floods_are_limited_per_address(tight_app):
     assert other.status_code == 201
     with Session(tight_app.extensions["vigil.engine"]) as session:
         assert len(session.exec(select(Conversation)).all()) == 1
+
+
+def _with_message(time: str | None = None, size: int | None = None):
+    body = conversation_body(texts=("a", "b"))
+    if time is not None:
+        body["messages"][1]["created_at"] = time
+    if size is not None:
+        body["messages"][1]["attachment"] = {
+            "name": "a.png",
+            "media_type": "image/png",
+            "size": size,
+            "sha256": "0" * 64,
+        }
+    return body
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [
+        pytest.param(_with_message("0001-01-01T00:00:00+14:00"), "#/messages/1/created_at"),
+        pytest.param(_with_message("9999-12-31T23:59:59-14:00"), "#/messages/1/created_at"),
+        pytest.param(_with_message("1900-01-01T00:00:00Z"), "#/messages/1/created_at"),
+        pytest.param(_with_message(size=3_000_000_000), "#/messages/1/attachment/size"),
+    ],
+)
+def test_values_postgresql_cannot_hold_are_refused_at_the_door(client, db, writer, body, pointer):
+    # Issue 14: these answered 201, then broke the notice page and key rotation.
+    assert _pointers(_put(client, _new_id(), body, writer)) == [pointer]
+    assert db.exec(select(Conversation)).all() == []
+
+
+def test_a_message_time_keeps_its_instant_on_both_databases(client, db, writer):
+    external_id = _new_id()
+    body = _with_message("2026-05-01T10:00:00+02:00")
+    assert _put(client, external_id, body, writer).status_code == 201
+    _conversation, messages = _stored(db, external_id)
+    from core.timeutil import as_utc
+
+    assert as_utc(messages[1].created_at).isoformat() == "2026-05-01T08:00:00+00:00"

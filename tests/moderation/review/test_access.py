@@ -256,7 +256,7 @@ def test_reporter_sees_access_counts_without_names(app, client, factory):
 def test_a_notifier_about_someone_elses_conversation_sees_no_access_counts(app, client, factory):
     from tests.factories import make_conversation
 
-    conversation = make_conversation(app, factory.make_user())
+    conversation = make_conversation(app, factory.make_user(), title="Marta's tax questions")
     notifier = factory.make_user()
     factory.login(client, notifier)
     response = post_form(
@@ -279,6 +279,8 @@ def test_a_notifier_about_someone_elses_conversation_sees_no_access_counts(app, 
     page = client.get("/reports").get_data(as_text=True)
     assert "shown to the conversation's owner only" in page
     assert "Review by the assigned moderator" not in page and "not yet viewed" not in page
+    # Nor its title (issue 14): only that it is someone else's conversation.
+    assert "tax questions" not in page and "someone else's conversation" in page
 
 
 def test_case_page_and_reveal_fail_closed_when_the_log_cannot_be_written(app, client, factory):
