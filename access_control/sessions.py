@@ -9,6 +9,7 @@ from flask import Flask, session
 from flask_login import LoginManager, login_user
 
 from access_control.models import AccountStatus, User
+from core.config import setting
 from core.db import get_session
 
 PENDING_SECONDS = 300  # password accepted, second factor still due
@@ -21,7 +22,12 @@ def load_user(value: str) -> User | None:
     token on logout, password change or disable makes every older cookie useless.
     """
     user_id, _, token = value.partition(".")
-    if not user_id.isdigit() or not token:
+    if not user_id.isdigit() or not token or len(user_id) > 10:
+        return None
+    # An absolute lifetime: however active, a session ends SESSION_HOURS after sign-in
+    # (the cookie's own lifetime slides with every request; this does not).
+    started = session.get("started_at")
+    if not isinstance(started, int) or time.time() - started > setting("SESSION_HOURS") * 3600:
         return None
     user = get_session().get(User, int(user_id))
     if user is None or user.status != AccountStatus.ACTIVE:
@@ -38,6 +44,7 @@ def start_session(user: User, *, mfa: bool) -> None:
     session.clear()
     session.permanent = True
     session["mfa"] = mfa
+    session["started_at"] = int(time.time())
     login_user(user)
 
 

@@ -95,20 +95,33 @@ def _hidden_pattern() -> re.Pattern[str]:
     return re.compile("[" + "".join(ranges) + "]")
 
 
+MAX_MARKERS = 200  # per text; a marker is ~90 bytes, so a page never balloons
+
+
 def visible_text(text: str) -> Markup:
     """Escape every character and show hidden ones as [RLO]-style markers.
 
     Line breaks stay as they are (the template shows them with white-space: pre-wrap);
-    nothing is ever turned into a link.
+    nothing is ever turned into a link. Past MAX_MARKERS hidden characters, the rest are
+    counted in one closing marker instead of one each (a megabyte of zero-width spaces
+    would otherwise render as a page of tens of megabytes).
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     parts: list[str] = []
-    position = 0
-    for match in _hidden_pattern().finditer(text):
+    position = skipped = 0
+    for count, match in enumerate(_hidden_pattern().finditer(text)):
         parts.append(str(escape(text[position : match.start()])))
-        parts.append(_marker(match.group()) or "")
+        if count < MAX_MARKERS:
+            parts.append(_marker(match.group()) or "")
+        else:
+            skipped += 1
         position = match.end()
     parts.append(str(escape(text[position:])))
+    if skipped:
+        parts.append(
+            f'<span class="invisible-char" title="not shown one by one">'
+            f"[+{skipped:,} more hidden characters]</span>"
+        )
     return Markup("".join(parts))  # noqa: S704  (every piece above was escaped)
 
 

@@ -58,3 +58,15 @@ def test_variation_selectors_fillers_and_separators_are_made_visible():
 
 def test_emoji_presentation_selector_is_not_noise():
     assert hidden_characters("I \u2764\ufe0f this") == 0
+
+
+def test_a_flood_of_hidden_characters_renders_bounded_and_counted():
+    from core.textsafety import MAX_MARKERS, hidden_characters, visible_text
+
+    flood = "a" + "\u200b" * 1_000_000 + "b"
+    shown = str(visible_text(flood))
+    assert len(shown) < 50_000  # was ~24 MB: 90 bytes per invisible character
+    assert shown.count("[ZWSP]") == MAX_MARKERS
+    assert f"[+{1_000_000 - MAX_MARKERS:,} more hidden characters]" in shown
+    assert shown.startswith("a") and "b<span" in shown
+    assert hidden_characters(flood) == 1_000_000
