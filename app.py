@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -37,14 +38,25 @@ def _database_url(settings: dict, instance: Path) -> str:
     url = settings["DATABASE_URL"] or f"sqlite:///{instance / 'vigil.db'}"
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+        _private_file(Path(url.removeprefix("sqlite:///")))
     return url
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite file owner-only (0600) before SQLite does with the umask; its
+    -wal and -shm files take the same mode."""
+    if path.name and not path.exists() and path.parent.is_dir():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     settings = read_settings(os.environ, test_config)
     check_production(settings)
     instance = Path(settings.get("INSTANCE_PATH") or app.instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)  # secrets, SQLite, checkpoints
+    with contextlib.suppress(OSError):  # an older checkout's instance/ was 0755
+        instance.chmod(0o700)
     if settings["ENV"] != "production":
         from core.keys import ensure_dev_secret
 

@@ -234,3 +234,16 @@ def test_a_nul_character_in_any_form_or_query_is_a_clear_400(app, client, factor
     assert response.status_code == 400
     assert b"NUL character" in response.data
     assert client.get("/login?next=%00").status_code == 400
+
+
+def test_instance_files_are_private(tmp_path):
+    import stat
+
+    instance = tmp_path / "private-instance"
+    app = create_app({"ENV": "test", "INSTANCE_PATH": str(instance)})
+    try:
+        assert stat.S_IMODE(instance.stat().st_mode) == 0o700
+        assert stat.S_IMODE((instance / "vigil.db").stat().st_mode) == 0o600
+        assert stat.S_IMODE((instance / "secret_key.secret").stat().st_mode) == 0o600
+    finally:
+        app.extensions["vigil.engine"].dispose()
