@@ -20,7 +20,7 @@ class LoginForm(FlaskForm):
 
 class CodeForm(FlaskForm):
     code = StringField("Code from your authenticator app", validators=[Optional(), Length(max=8)])
-    recovery_code = StringField("Or a recovery code", validators=[Optional(), Length(max=20)])
+    recovery_code = StringField("Or a recovery code", validators=[Optional(), Length(max=40)])
 
 
 class EnrollForm(FlaskForm):

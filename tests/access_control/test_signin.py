@@ -227,6 +227,8 @@ def test_recovery_code_works_once(app, client, factory, db):
         client, "/login/enroll", {"code": pyotp.TOTP(secret).now()}, token_from="/login/enroll"
     )
     code = done.get_data(as_text=True).split("<li><code>")[1].split("</code>")[0]
+    # 104 random bits (issue 14: 48-bit codes under a plain hash were within reach offline).
+    assert len(code.replace("-", "")) == 26 and int(code.replace("-", ""), 16) >= 0
     for attempt, expected in ((1, 302), (2, 200)):
         other = app.test_client()
         post_form(other, "/login", {"email": user.email, "password": factory.password})
@@ -338,3 +340,16 @@ def test_totp_secrets_are_sealed_at_rest(app, factory):
             text('SELECT totp_secret FROM "user" WHERE id = :id'), {"id": user.id}
         ).scalar()
     assert stored.startswith("v1:") and user.totp_secret not in stored
+
+
+def test_a_recovery_code_issued_before_longer_codes_still_works(app, client, factory):
+    import hashlib
+
+    user = factory.make_user(roles=("reviewer:general",))
+    old = "a1b2-c3d4-e5f6"  # the earlier 48-bit format
+    with session_scope(app.extensions["vigil.engine"]) as session:
+        digest = hashlib.sha256(old.replace("-", "").encode()).hexdigest()
+        session.add(RecoveryCode(user_id=user.id, code_hash=digest))
+    post_form(client, "/login", {"email": user.email, "password": factory.password})
+    response = post_form(client, "/login/mfa", {"recovery_code": old}, token_from="/login/mfa")
+    assert response.status_code == 302
