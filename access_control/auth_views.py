@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, logout_user
 
 from access_control import accounts, enrolment, mfa, signin
@@ -43,7 +53,17 @@ def _finish_login(user: User, *, mfa: bool):
     db.commit()
     nxt = session.get("next")
     start_session(user, mfa=mfa)
-    return redirect(_safe_next(nxt))
+    response = redirect(_safe_next(nxt))
+    if mfa:  # this browser is now a known device of the account (see signin.known_device)
+        response.set_cookie(
+            signin.DEVICE_COOKIE,
+            signin.device_token(user),
+            max_age=signin.DEVICE_DAYS * 86400,
+            httponly=True,
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+            samesite="Lax",
+        )
+    return response
 
 
 @auth_bp.route("/login", methods=["GET", "POST"])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import current_app, request
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlmodel import Session
 
 from access_control import accounts, mfa, passwords
@@ -13,6 +14,33 @@ from core import throttle
 from core.config import setting
 
 BAD_LOGIN = "Email or password is incorrect."
+
+
+DEVICE_COOKIE = "vigil_device"
+DEVICE_DAYS = 90
+_DEVICE_SALT = "vigil-known-device"
+
+
+def _devices() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_DEVICE_SALT)
+
+
+def device_token(user: User) -> str:
+    """What a browser keeps after a full sign-in with a second factor: it marks it as
+    a known device of this account (signed; it grants nothing by itself)."""
+    return _devices().dumps({"u": user.id})
+
+
+def known_device(user: User | None) -> bool:
+    """Whether this request comes from a browser where the account signed in fully."""
+    raw = request.cookies.get(DEVICE_COOKIE, "")
+    if user is None or not user.totp_secret or not raw or len(raw) > 200:
+        return False
+    try:
+        data = _devices().loads(raw, max_age=DEVICE_DAYS * 86400)
+    except BadData:
+        return False
+    return isinstance(data, dict) and data.get("u") == user.id
 
 
 def _limits(email: str) -> list[tuple[str, str]]:
@@ -41,11 +69,18 @@ def _record_failure(session: Session, user: User, step: str) -> None:
 
 
 def check_password(session: Session, *, email: str, password: str) -> User | None:
-    """The account if the password is right; throttles and counts failures (429 when spent)."""
+    """The account if the password is right; throttles and counts failures (429 when spent).
+
+    The trade-off (README "Sessions"): the per-address limit always holds; the
+    per-account one does not hold for a known device of an account with a second
+    factor, so nobody can lock a staff member out by failing their password on purpose,
+    while a stranger's browser stays stopped at the limit."""
     email = normalize_email(email)
     limits = _limits(email)
-    throttle.enforce(limits)
+    throttle.enforce(limits[1:])
     user = find_by_email(session, email)
+    if not known_device(user):
+        throttle.enforce(limits[:1])
     ok = passwords.verify_password(user.password_hash if user else None, password)
     if ok and user is not None and user.status == AccountStatus.ACTIVE:
         if passwords.needs_rehash(user.password_hash):
@@ -66,8 +101,9 @@ def next_stage(session: Session, user: User) -> str:
 
 
 def check_second_factor(session: Session, *, user: User, code: str, recovery_code: str) -> bool:
-    """Accept a fresh TOTP code or an unused recovery code; throttled per account."""
-    limits = _limits(user.email)[:1]
+    """Accept a fresh TOTP code or an unused recovery code; throttled per account, on a
+    budget of its own (only someone past the password can spend it)."""
+    limits = [(setting("LOGIN_LIMIT_PER_ACCOUNT"), throttle.key_for("mfa-account", user.email))]
     throttle.enforce(limits)
     if code and mfa.verify_totp(session, user=user, code=code):
         return True
