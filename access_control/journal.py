@@ -24,6 +24,7 @@ class EventType(enum.StrEnum):
 
     ACCESS_LOG_EXPORTED = "access_log.exported"
     ACCESS_LOG_NOTE_ERASED = "access_log.note_erased"
+    ACCESS_LOG_VERIFY_REQUESTED = "access_log.verify_requested"
     ACCOUNT_CREATED = "account.created"
     ACCOUNT_DELETED = "account.deleted"
     ACCOUNT_DISABLED = "account.disabled"

@@ -54,6 +54,7 @@ ACTIONS = (
     "reassign",
     "request",
     "use",
+    "verify",
     "write",
 )
 

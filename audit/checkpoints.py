@@ -198,6 +198,23 @@ class SignedIndex:
         return self.best
 
 
+def latest_signed(
+    session: Session, *, keys: KnownKeys, origin: str, look_back: int = 20
+) -> SignedCheckpoint | None:
+    """The largest checkpoint among the newest `look_back` rows whose note verifies (for
+    pages: bounded work; the sidecar and the verifier read every row)."""
+    rows = session.exec(
+        select(AuditCheckpoint).order_by(col(AuditCheckpoint.id).desc()).limit(look_back)
+    )
+    good = []
+    for row in rows:
+        try:
+            good.append(read_checkpoint(row.note, keys=keys, origin=origin))
+        except CheckpointProblem:
+            continue
+    return newest(good)
+
+
 def checkpoint_due(
     session: Session,
     *,

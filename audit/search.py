@@ -9,8 +9,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Select, func, select
 from sqlmodel import Session
 
-from audit.models import AccessEntry, AccessNote, AuditCheckpoint, VerificationRun
+from audit.checkpoints import latest_signed, parse_time
+from audit.models import AccessEntry, AccessNote, VerificationRun, VerifyRequest
+from audit.names import case_ids
 from audit.reasons import AccessAction, Decision, ReasonCode
+from core.timeutil import as_utc
 
 PAGE_SIZE = 50
 _TEXT_LIMIT = 120
@@ -60,15 +63,17 @@ def _choice(value: str, allowed: type, label: str) -> str:
     return value
 
 
-def apply_filter(query: Select, log_filter: LogFilter) -> Select:
-    """Add the filter's conditions to a query over access_entry; raise FilterError."""
+def apply_filter(query: Select, log_filter: LogFilter, session: Session | None = None) -> Select:
+    """Add the filter's conditions to a query over access_entry; raise FilterError. With a
+    session, a case filter also matches by the reference staff see (audit.names)."""
     f, entry = log_filter, AccessEntry
     if f.actor.isdigit():
         query = query.where(entry.actor_id == int(f.actor))
     elif f.actor:
         query = query.where(func.lower(entry.actor_label).contains(f.actor.lower()))
     if f.case:
-        query = query.where(entry.case_id == f.case)
+        wanted = case_ids(session, f.case) if session is not None else [f.case]
+        query = query.where(entry.case_id.in_(wanted))
     if f.conversation:
         query = query.where(entry.conversation_id == f.conversation)
     if f.action:
@@ -99,7 +104,7 @@ def search_page(
     session: Session, *, log_filter: LogFilter, before: int | None, limit: int = PAGE_SIZE
 ) -> tuple[list, int | None]:
     """Newest first: ([(entry, note text or None)], the `before` of the next page or None)."""
-    query = apply_filter(_with_notes(), log_filter)
+    query = apply_filter(_with_notes(), log_filter, session)
     if before is not None:
         query = query.where(AccessEntry.seq < before)
     rows = session.execute(query.order_by(AccessEntry.seq.desc()).limit(limit + 1)).all()
@@ -110,7 +115,7 @@ def search_page(
 
 def iter_filtered(session: Session, *, log_filter: LogFilter) -> Iterator[tuple]:
     """Every matching (entry, note text), oldest first, streamed (for exports)."""
-    query = apply_filter(_with_notes(), log_filter).order_by(AccessEntry.seq)
+    query = apply_filter(_with_notes(), log_filter, session).order_by(AccessEntry.seq)
     for row in session.execute(query, execution_options={"yield_per": 1000}):
         yield tuple(row)
 
@@ -118,33 +123,118 @@ def iter_filtered(session: Session, *, log_filter: LogFilter) -> Iterator[tuple]
 def counts(session: Session, *, log_filter: LogFilter) -> list[tuple[str, str, str, int]]:
     """(action, decision, reason, count) over the filtered entries."""
     keys = (AccessEntry.action, AccessEntry.decision, AccessEntry.reason_code)
-    query = apply_filter(select(*keys, func.count()), log_filter).group_by(*keys)
+    query = apply_filter(select(*keys, func.count()), log_filter, session).group_by(*keys)
     return [tuple(row) for row in session.execute(query.order_by(func.count().desc()))]
 
 
 def actor_overview(session: Session, *, actor_id: int) -> dict:
     """First and last entry, label and totals of one account's accesses."""
     entry = AccessEntry
+    # Cases and queues apart: a refused queue listing names a queue, not a case, and ""
+    # is no case at all.
     query = select(
         func.min(entry.occurred_at),
         func.max(entry.occurred_at),
         func.count(),
-        func.count(entry.case_id.distinct()),
+        func.count(func.nullif(entry.case_id, "").distinct()),
+        func.count(func.nullif(entry.queue, "").distinct()),
     ).where(entry.actor_id == actor_id)
-    first, last, total, cases = session.execute(query).one()
+    first, last, total, cases, queues = session.execute(query).one()
     label = session.execute(
         select(entry.actor_label).where(entry.actor_id == actor_id).order_by(entry.seq.desc())
     ).scalar()
-    return {"first": first, "last": last, "total": total, "cases": cases, "label": label}
+    return {
+        "first": first,
+        "last": last,
+        "total": total,
+        "cases": cases,
+        "queues": queues,
+        "label": label,
+    }
 
 
-def status(session: Session) -> dict:
-    """What the verification panel shows: size, last checkpoint, last verification."""
+@dataclass(frozen=True)
+class Alert:
+    """Something on the status page an auditor should act on."""
+
+    text: str
+    actor_id: int | None = None
+
+
+def _spikes(session: Session, *, since: datetime, denials: int, break_glass: int) -> list[Alert]:
+    entry = AccessEntry
+    alerts = []
+    for condition, threshold, what in (
+        (entry.decision == Decision.DENIED.value, denials, "refused attempts"),
+        (entry.reason_code == ReasonCode.BREAK_GLASS.value, break_glass, "break-glass looks"),
+    ):
+        rows = session.execute(
+            select(entry.actor_id, func.max(entry.actor_label), func.count())
+            .where(condition, entry.occurred_at >= since, entry.actor_id.is_not(None))
+            .group_by(entry.actor_id)
+            .having(func.count() >= threshold)
+            .order_by(func.count().desc())
+        )
+        for actor_id, label, count in rows:
+            alerts.append(Alert(f"{label}: {count} {what} in the last 24 hours", actor_id))
+    return alerts
+
+
+def status(
+    session: Session,
+    *,
+    keys,
+    origin: str,
+    settings: Mapping,
+    now: datetime,
+) -> dict:
+    """What the verification panel shows: size, the newest signed checkpoint (read from its
+    note), the last verification and any waiting request, and the alerts."""
     head = session.execute(select(func.max(AccessEntry.seq))).scalar()
-    checkpoint = session.execute(
-        select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)
+    size = 0 if head is None else head + 1
+    signed = latest_signed(session, keys=keys, origin=origin)
+    signed_at = parse_time(signed.signed_at) if signed else None
+    covered = signed.size if signed else 0
+    oldest_unsigned = session.execute(
+        select(AccessEntry.occurred_at).where(AccessEntry.seq == covered)
     ).scalar()
     run = session.execute(
         select(VerificationRun).order_by(VerificationRun.id.desc()).limit(1)
     ).scalar()
-    return {"size": 0 if head is None else head + 1, "checkpoint": checkpoint, "verification": run}
+    answered = session.execute(select(func.max(VerificationRun.request_id))).scalar() or 0
+    waiting = (
+        session.execute(
+            select(VerifyRequest).where(VerifyRequest.id > answered).order_by(VerifyRequest.id)
+        )
+        .scalars()
+        .all()
+    )
+    alerts = []
+    every = timedelta(seconds=settings["VERIFY_EVERY_SECONDS"])
+    interval = timedelta(seconds=settings["CHECKPOINT_INTERVAL_SECONDS"])
+    if run is None:
+        alerts.append(Alert("The log has never been verified."))
+    else:
+        if not run.ok:
+            alerts.append(Alert(f"The last verification FAILED: {run.summary}"))
+        if now - as_utc(run.finished_at) > 2 * every:
+            alerts.append(Alert("Verification is stale: the sidecar has not verified lately."))
+    if oldest_unsigned is not None and now - as_utc(oldest_unsigned) > interval:
+        alerts.append(
+            Alert(f"{size - covered} entries are covered by no signed checkpoint (unanchored).")
+        )
+    alerts += _spikes(
+        session,
+        since=now - timedelta(hours=24),
+        denials=settings["ALERT_DENIALS_PER_DAY"],
+        break_glass=settings["ALERT_BREAK_GLASS_PER_DAY"],
+    )
+    return {
+        "size": size,
+        "signed": signed,
+        "signed_at": signed_at,
+        "unsigned": size - covered,
+        "verification": run,
+        "waiting": waiting,
+        "alerts": alerts,
+    }

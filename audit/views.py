@@ -5,19 +5,38 @@ Auditors see everything about access and nothing of content: the log holds none.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user
 
 from access_control.guard import requires
 from access_control.journal import EventType, record_event
-from audit import search
+from audit import names, search
 from audit.export import FORMATS, export_stream
+from audit.models import VerifyRequest
 from audit.reasons import REASON_LABELS, AccessAction, Decision, ReasonCode
-from audit.signing import current_signer
+from audit.signing import current_signer, known_keys, read_verifier_keys, verifier_keys_path
+from core.config import setting
 from core.db import get_session
 from core.timeutil import utcnow
 
 audit_bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+
+def bounded_seq(raw: str | None) -> int | None:
+    """A `before` cursor a BIGINT can hold (None: from the newest; junk is ignored)."""
+    raw = (raw or "").strip()
+    return int(raw) if raw.isdigit() and len(raw) <= 18 else None
 
 
 def _choices() -> dict:
@@ -31,13 +50,16 @@ def _choices() -> dict:
 
 def _page(template: str, log_filter: search.LogFilter, **context):
     db = get_session()
-    before = request.args.get("before", type=int)
+    before = bounded_seq(request.args.get("before"))
     try:
         rows, next_before = search.search_page(db, log_filter=log_filter, before=before)
         totals = search.counts(db, log_filter=log_filter)
+        context.update(names.for_rows(db, (entry for entry, _note in rows)))
     except search.FilterError as exc:
         html = render_template(
             template,
+            refs={},
+            grants={},
             rows=[],
             totals=[],
             error=str(exc),
@@ -72,7 +94,8 @@ def log():
 @audit_bp.route("/cases/<case_id>")
 @requires("access_log", "read")
 def case(case_id: str):
-    return _page("audit/case.html", search.LogFilter(case=case_id[:64]), case_id=case_id)
+    """By the reference staff see (VC-...) or the internal id."""
+    return _page("audit/case.html", search.LogFilter(case=case_id[:64]), case_id=case_id[:64])
 
 
 @audit_bp.route("/actors/<int:actor_id>")
@@ -92,9 +115,41 @@ def actor(actor_id: int):
 @audit_bp.route("/status")
 @requires("access_log", "read")
 def status():
-    state = search.status(get_session())
+    state = search.status(
+        get_session(),
+        keys=known_keys(
+            read_verifier_keys(
+                verifier_keys_path(
+                    current_app.config["VIGIL"], current_app.config["VIGIL_INSTANCE"]
+                )
+            ),
+            current_signer(),
+        ),
+        origin=setting("AUDIT_ORIGIN"),
+        settings=current_app.config["VIGIL"],
+        now=utcnow(),
+    )
     verifier_key = current_signer().verifier_key
     return render_template("audit/status.html", verifier_key=verifier_key, now=utcnow(), **state)
+
+
+@audit_bp.route("/status/verify", methods=["POST"])
+@requires("access_log", "verify")
+def verify_now():
+    """Queue a full verification for the sidecar; the page does not wait for it."""
+    db, me = get_session(), current_user._get_current_object()
+    request_row = VerifyRequest(requested_by=me.id, requested_by_label=me.label)
+    db.add(request_row)
+    record_event(
+        db,
+        event_type=EventType.ACCESS_LOG_VERIFY_REQUESTED,
+        actor=me,
+        target_type="access_log",
+        target_label="verify now",
+    )
+    db.commit()
+    flash("Verification queued: the checkpoint sidecar runs it within seconds.")
+    return redirect(url_for("audit.status"))
 
 
 @audit_bp.route("/export/<fmt>")
@@ -127,7 +182,7 @@ def export(fmt: str):
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     mimetype, suffix = FORMATS[fmt]
     return Response(
-        export_stream(engine, log_filter=log_filter, fmt=fmt),
+        stream_with_context(export_stream(engine, log_filter=log_filter, fmt=fmt)),
         mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="access-log-{stamp}.{suffix}"'},
     )

@@ -25,6 +25,8 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter
 
+from core.timeutil import as_utc
+
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -188,6 +190,7 @@ def init_web(app: Flask) -> None:
     app.jinja_env.filters["capped"] = lambda n, cap=10_000: f"{cap:,}+" if n > cap else f"{n:,}"
     app.jinja_env.filters["code_spans"] = code_spans
     app.jinja_env.filters["local"] = local_time
+    app.jinja_env.filters["utc"] = lambda value: as_utc(value) if value else value
     app.url_map.converters["int"] = BoundedInt
     app.before_request(_start_request)
     app.before_request(_refuse_nul)

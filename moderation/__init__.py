@@ -10,6 +10,7 @@ def init_app(app: Flask) -> None:
     """Intake and webhook settings, the intake, API, review and transparency blueprints, the
     CLI, home links."""
     from access_control.guard import authorize
+    from audit.names import register as register_audit_names
     from core.config import ConfigError
     from core.views import add_home_link
     from moderation import cli
@@ -24,6 +25,7 @@ def init_app(app: Flask) -> None:
         oversight_views,
         queue_views,
     )
+    from moderation.review.audit_names import NAMES
     from moderation.review.outcome_views import outcomes_bp
     from moderation.review.queues import may_use_workspace
     from moderation.review.rules import review_rules
@@ -39,6 +41,7 @@ def init_app(app: Flask) -> None:
         app.extensions["vigil.review_rules"] = review_rules(app.config["VIGIL"])
     except (KeyError, ValueError) as exc:
         raise ConfigError(f"report intake: {exc}") from exc
+    register_audit_names(app, NAMES)
     app.register_blueprint(moderation_bp)
     app.register_blueprint(api_bp)
     # The API authenticates with bearer tokens, never cookies, so CSRF does not apply.

@@ -124,7 +124,7 @@ def test_the_reviewer_page_counts_reasons_and_denials(busy_log, reviewers, clien
     sam = reviewers[1]
     html = client.get(f"/audit/actors/{sam.id}").get_data(as_text=True)
     assert "Activity of sam &lt;sam@vigil.test&gt;" in html
-    assert "3 on 2 cases" in html
+    assert "<dt>Entries</dt><dd>3</dd>" in html and "<dt>Cases</dt><dd>2</dd>" in html
     assert "<td>reveal</td><td>denied</td><td>—</td><td>2</td>" in html
     assert "<td>open</td><td>allowed</td><td>SPECIALIST_ESCALATION</td><td>1</td>" in html
     assert client.get("/audit/actors/999999").status_code == 404
@@ -139,7 +139,7 @@ def test_the_status_panel_shows_checkpoint_and_last_verification(access_log, cli
     access_log.append(1)
     access_log.verify()
     html = client.get("/audit/status").get_data(as_text=True)
-    assert "size 4" in html and "(1 entries since)" in html
+    assert "covers 4 entries" in html and "1 entries since" in html
     assert "clean" in html and "over 5 entries" in html
 
 
