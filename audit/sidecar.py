@@ -144,14 +144,27 @@ def tick(
         checkpoint = None
     if checkpoint is not None:
         report(f"checkpoint {checkpoint.id}: size {checkpoint.tree_size} ({checkpoint.file_name})")
+    verify_if_due(verify_job, clock, every=schedule.verify_every, report=report)
+
+
+def verify_if_due(
+    verify_job: VerifyJob,
+    clock: VerifyClock,
+    *,
+    every: timedelta,
+    report: Callable[[str], None] = lambda _message: None,
+) -> VerificationRun | None:
+    """Verify the whole log when an auditor asked ("verify now") or the schedule says so."""
     now = utcnow()
-    due, request_id = verification_due(job.engine, clock, every=schedule.verify_every, now=now)
-    if due:
-        trigger = "request" if request_id is not None else "schedule"
-        run, _report = verify_and_record(verify_job, trigger=trigger, request_id=request_id)
-        clock.last_run, clock.answered = now, max(clock.answered, request_id or 0)
-        verdict = "OK" if run.ok else f"FAILED with {run.problems} problems"
-        report(f"verification ({trigger}): {verdict}, {run.tree_size} entries")
+    due, request_id = verification_due(verify_job.engine, clock, every=every, now=now)
+    if not due:
+        return None
+    trigger = "request" if request_id is not None else "schedule"
+    run, _report = verify_and_record(verify_job, trigger=trigger, request_id=request_id)
+    clock.last_run, clock.answered = now, max(clock.answered, request_id or 0)
+    verdict = "OK" if run.ok else f"FAILED with {run.problems} problems"
+    report(f"verification ({trigger}): {verdict}, {run.tree_size} entries")
+    return run
 
 
 # Arbitrary constant key for pg_try_advisory_lock: "vigil" + "_sc" in ASCII.
