@@ -131,6 +131,20 @@ def _journal_and_bump(
     session.flush()
 
 
+def note_bulk_grants(session: Session, *, count: int, reason: str) -> None:
+    """Journal role grants written in bulk (`seed-bulk`) as one event and bump the version."""
+    record_event(
+        session,
+        event_type=EventType.ROLE_GRANTED,
+        actor=None,
+        target_type="account",
+        target_label=f"{count:,} seeded accounts",
+        reason=reason,
+        after={"bulk_grants": count},
+    )
+    _bump_version(session)
+
+
 def add_rule(session: Session, *, actor: User | None, rule: Rule, reason: str) -> PolicyRule:
     """Validate and write one row, record the event and bump the version (caller commits)."""
     validate(rule)

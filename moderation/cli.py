@@ -140,8 +140,50 @@ def seed_demo_command(if_empty: bool) -> None:
     print_logins(logins)
 
 
+@click.command("seed-bulk")
+@click.option("--users", type=click.IntRange(0, 10_000_000), default=100_000, show_default=True)
+@click.option("--cases", type=click.IntRange(0, 99_999_999), default=1_000_000, show_default=True)
+@click.option(
+    "--entries", type=click.IntRange(0, 500_000_000), default=5_000_000, show_default=True
+)
+@with_appcontext
+def seed_bulk_command(users: int, cases: int, entries: int) -> None:
+    """Add bulk accounts, reported cases and access-log entries (scale tests, benchmarks).
+
+    One transaction: an interrupted run adds nothing. Never in production."""
+    import time
+
+    from core.keys import key_ring
+    from moderation.bulk import PASSWORD, seed_bulk
+
+    if setting("ENV") == "production":
+        raise click.ClickException("bulk data is never seeded in production")
+    started = time.monotonic()
+
+    def progress(label: str, total: int):
+        return click.progressbar(
+            length=total, label=f"{label:<30}", file=click.get_text_stream("stderr")
+        )
+
+    seeded = seed_bulk(
+        current_app.extensions["vigil.engine"],
+        ring=key_ring(),
+        users=users,
+        cases=cases,
+        entries=entries,
+        progress=progress,
+    )
+    click.echo(
+        f"seeded {seeded.users:,} accounts ({seeded.staff:,} with a staff role), "
+        f"{seeded.cases:,} reported cases and {seeded.entries:,} access-log entries "
+        f"in {time.monotonic() - started:.0f} s; every seeded account's password is "
+        f"{PASSWORD!r} (staff enrol a second factor at first sign-in)"
+    )
+
+
 def init_app(app: Flask) -> None:
-    """Attach `moderation`, `seed-demo` and `keys rotate-evidence` (`keys` is shared)."""
+    """Attach `moderation`, `seed-demo`, `seed-bulk`, `keys rotate-evidence` (`keys` is shared)."""
     app.cli.add_command(moderation_cli)
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(seed_bulk_command)
     command_group(app, "keys", "Key rotation.").add_command(rotate_evidence)

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from app import create_app, load_models
 from core.db import make_engine, session_scope
+from tests import figures
 from tests.factories import Factory
 
 load_models()  # every table in SQLModel.metadata (schema comparisons)
@@ -161,6 +162,7 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(
         f"PostgreSQL tests run: {_RAN['postgres']}; browser tests run: {_RAN['browser']}"
     )
+    terminalreporter.write_line(figures.summary())
 
 
 def pytest_sessionfinish(session, exitstatus):
