@@ -35,6 +35,7 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/bandit -q -c pyproject.toml -r .
 
 test: lint
 	$(BIN)/python -m pytest

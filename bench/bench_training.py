@@ -53,7 +53,8 @@ def _populate(app, conversations: int) -> None:
     from privacy.models import Conversation, Message, OwnerPrivacy, Plan, Product, Role
 
     engine = app.extensions["vigil.engine"]
-    rng = random.Random(7)
+    # Seeded, reproducible synthetic data, not secrets.
+    rng = random.Random(7)  # nosec B311
     now = utcnow()
     corpus = texts(rng, 4096)
     batch = 5000
@@ -128,7 +129,8 @@ def _export(app, out: Path, *, deidentify: bool) -> tuple[float, dict]:
 def _deidentifier_alone(n: int) -> float:
     from privacy.training.deidentify import Deidentifier
 
-    corpus = texts(random.Random(11), n)
+    # Seeded, reproducible synthetic data, not secrets.
+    corpus = texts(random.Random(11), n)  # nosec B311
     scrub = Deidentifier(b"k" * 32)
     started = time.perf_counter()
     for text in corpus:

@@ -59,7 +59,7 @@ def serve(host: str, port: int, workers: int) -> None:
     try:
         for name, command in commands.items():
             # Commands are this interpreter, its gunicorn and registered sidecars: no input.
-            children[name] = subprocess.Popen(command)  # noqa: S603
+            children[name] = subprocess.Popen(command)  # noqa: S603  # nosec B603
             click.echo(f"started {name} (pid {children[name].pid})")
         while ended is None:
             ended = next((n for n, c in children.items() if c.poll() is not None), None)

@@ -123,14 +123,11 @@ class _Writer:
     def reset_sequences(self, *tables: Table) -> None:
         if not self.pg:
             return  # SQLite continues after the largest rowid by itself
-        quote = self.conn.dialect.identifier_preparer.quote
-        for table in tables:  # names come from the models, never from input
-            self.conn.execute(
-                text(
-                    f"SELECT setval(pg_get_serial_sequence('{quote(table.name)}', 'id'), "  # noqa: S608
-                    f"(SELECT max(id) FROM {quote(table.name)}))"
-                )
-            )
+        quote = self.conn.dialect.identifier_preparer.quote  # the argument is an identifier
+        for table in tables:
+            sequence = func.pg_get_serial_sequence(quote(table.name), "id")
+            largest = select(func.max(table.c.id)).scalar_subquery()
+            self.conn.execute(select(func.setval(sequence, largest)))
 
 
 def _evidence_plaintext() -> bytes:

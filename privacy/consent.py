@@ -19,7 +19,8 @@ from privacy.models import ConsentChange, ConsentSource, OwnerPrivacy, Plan
 TRAINED_BY_DEFAULT = frozenset({Plan.FREE, Plan.PRO, Plan.STUDENT, Plan.API_EXPERIMENT})
 # Never used, and no way to opt in.
 NEVER_TRAINED = frozenset({Plan.TEAM, Plan.ENTERPRISE, Plan.API_SCALE})
-assert set(Plan) == TRAINED_BY_DEFAULT | NEVER_TRAINED
+# An import-time check that the two sets name every plan (python -O skips only the check).
+assert set(Plan) == TRAINED_BY_DEFAULT | NEVER_TRAINED  # nosec B101
 
 # The two feedback disclosures an owner can have been shown (see privacy.feedback).
 FEEDBACK_OVERRIDE = "override"  # "...may be used even if you opted out"
