@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from moderation.api.idempotency import KEY_PATTERN
 from moderation.api.schemas import (
     ID_PATTERN,
     MAX_REQUEST_BYTES,
@@ -161,7 +162,7 @@ IDEMPOTENCY_KEY = {
         "(header Idempotent-Replayed: true); with a different body 422; while the first "
         "request is still running 409. Keys are kept 24 hours, per token."
     ),
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "schema": {"type": "string", "pattern": f"^{KEY_PATTERN.pattern}$"},
 }
 
 

@@ -11,10 +11,12 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
     ValidationError,
+    WithJsonSchema,
 )
 
 from moderation.intake import taxonomy
@@ -34,25 +36,53 @@ def _no_nul(value: str) -> str:
     return value
 
 
-EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+# The year as written: the OpenAPI document publishes this range as a pattern, and an offset
+# of at most a day moves it by one year at most, far inside what every store can hold.
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2099
+YEAR_PATTERN = r"^(19[7-9][0-9]|20[0-9][0-9])-"
 
 
 def _plausible_time(value: datetime) -> datetime:
-    """A message time as UTC, between 1970 and 2100: year 1 at +14:00 or year 9999 at
-    -14:00 would leave the range of a UTC timestamp and break every later read."""
-    try:
-        utc = value.astimezone(UTC)
-    except OverflowError as exc:
-        raise ValueError("the time is outside 1970-2100 once converted to UTC") from exc
-    if not EARLIEST <= utc < LATEST:
-        raise ValueError("the time is outside 1970-2100 once converted to UTC")
-    return utc
+    """A message time as UTC, written with a year from 1970 to 2099: year 1 at +14:00 or
+    year 9999 at -14:00 would leave the range of a UTC timestamp and break every later read."""
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"the year must be {EARLIEST_YEAR}-{LATEST_YEAR}")
+    return value.astimezone(UTC)
 
 
-MessageTime = Annotated[AwareDatetime, AfterValidator(_plausible_time)]
+def _time_text(value: Any) -> Any:
+    """Only a JSON string is a date-time (pydantic would also read 29591 as 1970 plus 8 h)."""
+    if not isinstance(value, str):
+        raise ValueError("a date-time is a string, such as 2026-11-30T09:00:00Z")
+    return value
+
+
+def _json_bool(value: Any) -> Any:
+    """Only JSON true and false are booleans (not 1, 1.0 or "yes")."""
+    if not isinstance(value, bool):
+        raise ValueError("a boolean is true or false")
+    return value
+
+
+JsonBool = Annotated[bool, BeforeValidator(_json_bool)]
+
+
+def _integral(value: Any) -> Any:
+    """JSON has one number type: 12.0 is the integer 12 (as JSON Schema's "integer" says)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+MessageTime = Annotated[
+    AwareDatetime,
+    BeforeValidator(_time_text),
+    AfterValidator(_plausible_time),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": YEAR_PATTERN}),
+]
 # Text Vigil stores or shows as given (not sealed message text): no NUL, which PostgreSQL
 # cannot hold in a text column and which has no business in a name or an id.
-PlainStr = Annotated[str, AfterValidator(_no_nul)]
+PlainStr = Annotated[
+    str, AfterValidator(_no_nul), Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})
+]
 
 
 class _Strict(BaseModel):
@@ -64,7 +94,7 @@ class AttachmentIn(_Strict):
 
     name: PlainStr = Field(min_length=1, max_length=255)
     media_type: str = Field(max_length=127, pattern=r"^[A-Za-z0-9.+\-]+/[A-Za-z0-9.+\-]+$")
-    size: StrictInt = Field(ge=0, le=2**31 - 1)  # a PostgreSQL integer column
+    size: Annotated[StrictInt, BeforeValidator(_integral)] = Field(ge=0, le=2**31 - 1)  # int4
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
@@ -144,7 +174,7 @@ class OwnerPrivacyIn(_Strict):
     """PUT /api/v1/owners/{owner_id}/privacy: the owner's plan and training choice."""
 
     plan: Plan = Field(description="The owner's plan; decides the default (see the operation).")
-    training_opt_out: bool | None = Field(
+    training_opt_out: JsonBool | None = Field(
         default=None,
         description="true opts out (any plan, free of charge); false opts back in (refused on "
         "team, enterprise and api_scale, which are never used); omitted keeps the choice.",
@@ -166,7 +196,7 @@ class FeedbackIn(_Strict):
 
     rating: Literal["up", "down"]
     comment: PlainStr = Field(default="", max_length=2000)
-    disclosure_shown: Literal[True] = Field(
+    disclosure_shown: Annotated[Literal[True], BeforeValidator(_json_bool)] = Field(
         description="The chat product told the user, before this first rating, that a rating "
         "and the rated input and output may be used to improve models even if they opted out."
     )
@@ -189,7 +219,7 @@ class ErasureOut(BaseModel):
 class AppealIn(BaseModel):
     """An appeal (DSA Art. 20): why the decision is wrong; the owner's id for an owner."""
 
-    statement: str = Field(min_length=1, max_length=5000)
+    statement: PlainStr = Field(min_length=1, max_length=5000)
     owner_id: str | None = Field(default=None, max_length=128)
 
 
