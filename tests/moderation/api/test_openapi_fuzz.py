@@ -10,6 +10,9 @@ a body the document forbids must be refused.
 
 from __future__ import annotations
 
+import re
+import uuid
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -25,9 +28,11 @@ from schemathesis.checks import (
 from access_control.tokens import SCOPES
 from app import create_app
 from moderation.api.idempotency import KEY_PATTERN
+from moderation.api.openapi import openapi_document
 from tests import figures
 from tests.conftest import test_settings
 from tests.factories import make_token
+from tests.helpers import Api, report_body
 
 # Examples per operation, mode and token: the right scope gets more than a refused one.
 EXAMPLES_IN_SCOPE, EXAMPLES_REFUSED = 6, 2
@@ -147,3 +152,85 @@ def test_every_operation_answers_as_documented(app):
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                 calls += _fuzz(operation, mode, headers=headers, in_scope=in_scope)
     figures.add("hostile inputs tried", calls)
+
+
+# --- what the fuzzing found, pinned: the document and the validator agree ---------------
+
+
+def _message(**fields) -> dict:
+    return {"id": "m1", "role": "assistant", "text": "hi", **fields}
+
+
+def _put(client, token: str, message: dict):
+    body = {"model_id": "m", "product": "chat", "messages": [message]}
+    conversation_id = f"c-{uuid.uuid4().hex[:12]}"
+    headers = {"Authorization": f"Bearer {token}"}
+    return conversation_id, client.put(
+        f"/api/v1/conversations/{conversation_id}", json=body, headers=headers
+    )
+
+
+@pytest.mark.parametrize(
+    ("created_at", "status"),
+    [
+        ("1970-01-01T00:00:00+14:00", 201),  # 1969 in UTC, but written in a documented year
+        ("2099-12-31T23:59:59-14:00", 201),
+        ("1969-12-31T23:59:59Z", 422),
+        ("2100-01-01T00:00:00Z", 422),
+        ("0001-01-01T00:00:00+14:00", 422),
+        (29591, 422),  # a number is not a date-time (pydantic alone reads it as 1970)
+    ],
+)
+def test_message_times_are_taken_exactly_as_documented(app, client, created_at, status):
+    token = make_token(app, scopes=("conversations:write",))
+    _, response = _put(client, token, _message(created_at=created_at))
+    assert response.status_code == status, response.get_data(as_text=True)
+    pattern = openapi_document()["components"]["schemas"]["MessageIn"]["properties"]
+    documented = pattern["created_at"]["pattern"]
+    assert (isinstance(created_at, str) and bool(re.search(documented, created_at))) == (
+        status == 201
+    )
+    if status == 201:  # stored and readable on both databases
+        assert client.get(f"/notice/{response.json['reference']}").status_code == 200
+
+
+def test_integral_numbers_are_integers_and_only_json_booleans_are_booleans(app, client):
+    token = make_token(app, scopes=("conversations:write", "privacy:write"))
+    headers = {"Authorization": f"Bearer {token}"}
+    attachment = {"name": "a.txt", "media_type": "text/plain", "size": 12.0, "sha256": "ab" * 32}
+    message = _message(created_at="2026-01-01T00:00:00Z", attachment=attachment)
+    conversation_id, stored = _put(client, token, message)
+    assert stored.status_code == 201, stored.get_data(as_text=True)  # JSON Schema: 12.0 is 12
+    for flag in (1, "true", 1.0):
+        privacy = client.put(
+            "/api/v1/owners/o-1/privacy",
+            json={"plan": "free", "training_opt_out": flag},
+            headers=headers,
+        )
+        assert privacy.status_code == 422, (flag, privacy.get_data(as_text=True))
+        feedback = client.put(
+            f"/api/v1/conversations/{conversation_id}/messages/m1/feedback",
+            json={"rating": "up", "disclosure_shown": flag},
+            headers=headers,
+        )
+        assert feedback.status_code == 422, (flag, feedback.get_data(as_text=True))
+    feedback = client.put(
+        f"/api/v1/conversations/{conversation_id}/messages/m1/feedback",
+        json={"rating": "up", "disclosure_shown": True},
+        headers=headers,
+    )
+    assert feedback.status_code == 200, feedback.get_data(as_text=True)
+
+
+def test_the_document_states_the_idempotency_key_alphabet_and_no_nul(app, client):
+    document = openapi_document()
+    key = document["paths"]["/api/v1/reports"]["post"]["parameters"][0]["schema"]["pattern"]
+    assert re.fullmatch(key, "k" * 255) and not re.fullmatch(key, "a key with spaces")
+    api = Api(client, make_token(app))
+    refused = api.post(report_body(), **{"Idempotency-Key": "a key with spaces"})
+    assert refused.status_code == 400
+    owner = document["components"]["schemas"]["ConversationBody"]["properties"]["owner_id"]
+    assert not re.search(owner["pattern"], "a\x00b")
+    body = report_body()
+    body["conversation"]["owner_id"] = "a\x00b"
+    assert api.post(body).status_code == 422
