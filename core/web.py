@@ -131,6 +131,9 @@ def _start_request() -> None:
 NUL_REFUSED = "The input contains a NUL character, which no field in Vigil accepts."
 
 
+# Counts shown on pages stop here ("1,000+"): each count reads at most this many index
+# entries, so a page costs the same at a thousand rows and at a million.
+COUNT_CAP = 1_000
 MAX_ID = 2**31 - 1  # PostgreSQL integer: larger ids exist nowhere (and would be a 500)
 
 
@@ -187,7 +190,7 @@ def init_web(app: Flask) -> None:
 
     app.jinja_env.filters["visible"] = visible_text  # every piece of conversation text
     app.jinja_env.filters["hidden_count"] = hidden_characters
-    app.jinja_env.filters["capped"] = lambda n, cap=10_000: f"{cap:,}+" if n > cap else f"{n:,}"
+    app.jinja_env.filters["capped"] = lambda n, cap=COUNT_CAP: f"{cap:,}+" if n > cap else f"{n:,}"
     app.jinja_env.filters["code_spans"] = code_spans
     app.jinja_env.filters["local"] = local_time
     app.jinja_env.filters["utc"] = lambda value: as_utc(value) if value else value

@@ -151,6 +151,7 @@ def seed_bulk_command(users: int, cases: int, entries: int) -> None:
     """Add bulk accounts, reported cases and access-log entries (scale tests, benchmarks).
 
     One transaction: an interrupted run adds nothing. Never in production."""
+    import sys
     import time
 
     from core.keys import key_ring
@@ -161,9 +162,7 @@ def seed_bulk_command(users: int, cases: int, entries: int) -> None:
     started = time.monotonic()
 
     def progress(label: str, total: int):
-        return click.progressbar(
-            length=total, label=f"{label:<30}", file=click.get_text_stream("stderr")
-        )
+        return click.progressbar(length=total, label=f"{label:<30}", file=sys.stderr)
 
     seeded = seed_bulk(
         current_app.extensions["vigil.engine"],

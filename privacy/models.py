@@ -55,7 +55,7 @@ class Conversation(SQLModel, table=True):
     external_id: str | None = Field(default=None, max_length=128, unique=True)
     owner_id: int | None = Field(default=None, foreign_key="user.id", index=True)
     # The chat backend's pseudonymous owner id, for conversations without a Vigil account.
-    owner_ref: str = Field(default="", max_length=128)
+    owner_ref: str = Field(default="", max_length=128, index=True)  # the subject's history
     model_id: str = Field(max_length=100)
     product: Product = Field(sa_column=enum_column(Product, 8))
     # BCP 47 tag as the chat backend sent it ("de", "pt-BR"); "" when unknown.

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from access_control.permissions import QUEUES
 from core.timeutil import as_utc
+from core.web import COUNT_CAP
 from moderation.intake.models import Case, CaseState
 from moderation.review.models import CaseClaim
 
@@ -106,9 +107,6 @@ def list_queue(
         col(Case.priority).desc(), col(Case.first_reported_at), col(Case.id)
     ).limit(PAGE_SIZE)
     return [(row[0], row[1]) for row in session.exec(query).all()]
-
-
-COUNT_CAP = 10_000  # header counts stop here ("10,000+"): the page stays fast at any size
 
 
 def _capped_count(queue: str, *conditions):
