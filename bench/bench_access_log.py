@@ -28,7 +28,7 @@ from datetime import timedelta
 from operator import itemgetter
 from pathlib import Path
 
-from bench.report import ratio, write_section
+from bench.report import figure, ratio, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get(
@@ -456,6 +456,12 @@ def run(quick: bool) -> str:
         with _pg_database() as url:
             pg_verify = None if url is None else bench_verify(url, tmp / "pvi", verify_n)
     crypto = bench_crypto()
+    figure("appends SQLite", sqlite["median"]["mac"] / sqlite["median"]["raw"])
+    if pg:
+        figure("appends PostgreSQL", pg["median"]["mac"] / pg["median"]["raw"])
+    figure("verification SQLite", sqlite_verify[0] / sqlite_verify[1])
+    if pg_verify:
+        figure("verification PostgreSQL", pg_verify[0] / pg_verify[1])
     mac_us, sign_us = crypto["entry_mac"], crypto["ed25519_sign"]
     check_us = crypto["ed25519_verify"]
     wall_us, cpu_us = 1e6 / sqlite["median"]["mac"], 1e6 / sqlite["cpu"]["mac"]

@@ -28,15 +28,9 @@ import pyotp
 
 from bench.bench_intake import _postgres_database
 from bench.http_load import gunicorn, measure
-from bench.report import ratio, write_section
+from bench.report import PG_ADMIN, figure, ratio, write_section
 
 PASSWORD = "bench password 123"  # noqa: S105  (throwaway accounts in a temp database)
-PG_ADMIN = os.environ.get(
-    "VIGIL_BENCH_POSTGRES_URL",
-    os.environ.get(
-        "VIGIL_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    ),
-)
 EXPLAIN = Path(__file__).resolve().parent / "EXPLAIN.md"
 # (users, cases, entries): every size has 10 reports per account.
 SMALL = (100, 1_000, 5_000)
@@ -244,6 +238,29 @@ def _signed_in_pages(setup: Setup, client_for):
             yield name, pages[name], client
 
 
+def profile_pages(setup: Setup, requests: int = 200) -> str:
+    """The top of a pyinstrument tree for a case open and a queue page, in-process."""
+    from pyinstrument import Profiler
+
+    client = setup.app.test_client()
+    setup.factory.login(client, setup.reviewer, password=PASSWORD)
+    out = []
+    for path in (f"/review/cases/{setup.case_id}", "/review/queues/general"):
+        for _ in range(20):  # warm: compiled policy, statement cache, templates
+            assert client.get(path).status_code == 200
+        profiler = Profiler(interval=0.0005)
+        started = time.perf_counter()
+        profiler.start()
+        for _ in range(requests):
+            client.get(path)
+        profiler.stop()
+        each = (time.perf_counter() - started) / requests * 1000
+        text = profiler.output_text(unicode=False, color=False, show_all=False)
+        tree = [line for line in text.splitlines() if line.strip()][4:40]
+        out += [f"{path}: {each:.1f} ms per request under the profiler", *tree, ""]
+    return "\n".join(out).rstrip()
+
+
 def measure_size(size: tuple[int, int, int], seconds: float, with_explain: bool) -> dict:
     result: dict = {}
     with tempfile.TemporaryDirectory() as tmp_name, _postgres_database(PG_ADMIN) as url:
@@ -271,6 +288,8 @@ def measure_size(size: tuple[int, int, int], seconds: float, with_explain: bool)
                 result[name] = measure(port, path, seconds=seconds, headers=headers)
         if with_explain:
             result["explain"] = explain(setup)
+        else:
+            result["profile"] = profile_pages(setup)
         setup.app.extensions["vigil.engine"].dispose()
     return result
 
@@ -280,7 +299,18 @@ def run(seconds: float, large: tuple[int, int, int]) -> str:
     large_r = measure_size(large, seconds, with_explain=True)
     p10 = decision_p99(10)
     p100k = decision_p99(100_000)
-    names = [k for k in small_r if k not in ("seed", "bare", "explain")]
+    names = [k for k in small_r if k not in ("seed", "bare", "explain", "profile")]
+    figure("open a case PostgreSQL", small_r["open a claimed case"] / small_r["bare"])
+    figure("queue page PostgreSQL", small_r["queue page"] / small_r["bare"])
+    growth = {
+        name: (large_r[name] / large_r["bare"]) / (small_r[name] / small_r["bare"])
+        for name in names
+    }
+    figure("hot pages large / small (worst)", min(growth.values()))
+    worst = min(growth, key=growth.get)
+    figure(f"worst page: {worst}", growth[worst])
+    figure("decision p99 µs, 10 accounts", p10[1])
+    figure("decision p99 µs, 100,000 accounts", p100k[1])
     lines = [
         "## Hot pages as data grows (issue 13)",
         "",
@@ -317,6 +347,13 @@ def run(seconds: float, large: tuple[int, int, int]) -> str:
         "|---:|---:|---:|",
         f"| 10 | {p10[0]:.1f} | {p10[1]:.1f} |",
         f"| 100,000 | {p100k[0]:.1f} | {p100k[1]:.1f} |",
+        "",
+        "Where a case open and a queue page spend their time (pyinstrument, in-process on the",
+        "small database, 200 requests each through the Flask test client, top of the tree):",
+        "",
+        "```",
+        small_r["profile"],
+        "```",
     ]
     return "\n".join(lines)
 

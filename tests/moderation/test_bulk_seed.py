@@ -40,7 +40,8 @@ def test_seeded_data_is_consistent_and_verifies(app, client, factory, db):
 
     # The chain continues and verifies once a checkpoint signs it.
     runner = app.test_cli_runner()
-    assert runner.invoke(args=["audit", "checkpoint"]).exit_code == 0
+    signed = runner.invoke(args=["audit", "checkpoint"])
+    assert signed.exit_code == 0, signed.output
     verify = runner.invoke(args=["audit", "verify"])
     assert verify.exit_code == 0, verify.output
 
