@@ -51,9 +51,49 @@ def _cause(name: str) -> str:
     return ""
 
 
+def versions() -> str:
+    """Machine and software versions of this run (one paragraph)."""
+    import platform
+    import sqlite3
+    import subprocess
+    from importlib.metadata import version
+
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            cpu = next(line.split(":", 1)[1].strip() for line in info if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    try:
+        from sqlalchemy import create_engine, text
+
+        from bench.report import PG_ADMIN
+
+        engine = create_engine(PG_ADMIN)
+        with engine.connect() as conn:
+            postgres = conn.execute(text("SHOW server_version")).scalar()
+        engine.dispose()
+    except Exception:
+        postgres = "not reachable"
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    packages = ", ".join(
+        f"{name} {version(name)}" for name in ("Flask", "SQLAlchemy", "pycasbin", "gunicorn")
+    )
+    return (
+        f"Machine: {cpu}, {platform.machine()}, {__import__('os').cpu_count()} cores, "
+        f"{platform.system()} {platform.release()}. Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}, PostgreSQL {postgres}; {packages}; "
+        f"Vigil commit {commit or 'unknown'}."
+    )
+
+
 def write_goals() -> str:
     lines = [
         "## Goals of issue 13, all figures of this run",
+        "",
+        versions(),
         "",
         "| figure | measured | goal | met |",
         "|---|---:|---:|---|",
