@@ -6,18 +6,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.cookiejar
 import os
-import re
 import tempfile
-import urllib.parse
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pyotp
-
-from bench.http_load import gunicorn, measure
+from bench.http_load import gunicorn, measure, sign_in_cookie
 from bench.report import figure, ratio, write_section
 
 QUEUE_CASES = 1_000
@@ -67,21 +61,6 @@ def _prepare(tmp: Path) -> tuple[int, str, str]:
     return claim.case_id, reviewer.email, reviewer.totp_secret
 
 
-def _cookie(port: int, email: str, secret: str) -> str:
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    base = f"http://127.0.0.1:{port}"
-
-    def post(path: str, data: dict) -> None:
-        html = opener.open(base + path).read().decode()
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
-        opener.open(base + path, urllib.parse.urlencode({"csrf_token": token, **data}).encode())
-
-    post("/login", {"email": email, "password": PASSWORD})
-    post("/login/mfa", {"code": pyotp.TOTP(secret).now()})
-    return "; ".join(f"{c.name}={c.value}" for c in jar)
-
-
 def run(seconds: float) -> str:
     """Measure and return the markdown section."""
     results: dict[str, float] = {}
@@ -90,7 +69,7 @@ def run(seconds: float) -> str:
         case_id, email, secret = _prepare(tmp)
         fill_queue(f"sqlite:///{tmp}/b.db", QUEUE_CASES)
         with gunicorn("bench.bench_server:app", _env(tmp)) as port:
-            headers = {"Cookie": _cookie(port, email, secret)}
+            headers = {"Cookie": sign_in_cookie(port, email, PASSWORD, secret)}
             results["bare"] = measure(port, "/__bench/bare", seconds=seconds)
             results["open"] = measure(
                 port, f"/review/cases/{case_id}", seconds=seconds, headers=headers

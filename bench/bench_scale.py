@@ -12,22 +12,16 @@ pages issue is captured and EXPLAIN ANALYZEd (bench/EXPLAIN.md).
 from __future__ import annotations
 
 import argparse
-import http.cookiejar
 import os
 import random
-import re
 import statistics
 import tempfile
 import time
-import urllib.parse
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pyotp
-
 from bench.bench_intake import _postgres_database
-from bench.http_load import gunicorn, measure
+from bench.http_load import gunicorn, measure, sign_in_cookie
 from bench.report import PG_ADMIN, figure, ratio, write_section
 
 PASSWORD = "bench password 123"  # noqa: S105  (throwaway accounts in a temp database)
@@ -133,23 +127,6 @@ def _seeded_email(engine, user_id: int) -> str:
 
     with engine.connect() as conn:
         return conn.execute(text('SELECT email FROM "user" WHERE id = :i'), {"i": user_id}).scalar()
-
-
-def _cookie(port: int, email: str, password: str, secret: str | None) -> str:
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    base = f"http://127.0.0.1:{port}"
-
-    def post(path: str, data: dict) -> str:
-        html = opener.open(base + path).read().decode()
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
-        body = urllib.parse.urlencode({"csrf_token": token, **data}).encode()
-        return opener.open(base + path, body).geturl()
-
-    landed = post("/login", {"email": email, "password": password})
-    if secret is not None and "/login/mfa" in landed:
-        post("/login/mfa", {"code": pyotp.TOTP(secret).now()})
-    return "; ".join(f"{c.name}={c.value}" for c in jar)
 
 
 def decision_p99(accounts: int, samples: int = 20_000) -> tuple[float, float]:
@@ -269,11 +246,13 @@ def measure_size(size: tuple[int, int, int], seconds: float, with_explain: bool)
         result["seed"] = setup.seed_seconds
         with gunicorn("bench.bench_server:app", _env(tmp, url)) as port:
             cookies = {
-                "reviewer": _cookie(
+                "reviewer": sign_in_cookie(
                     port, setup.reviewer.email, PASSWORD, setup.reviewer.totp_secret
                 ),
-                "auditor": _cookie(port, setup.auditor.email, PASSWORD, setup.auditor.totp_secret),
-                "reporter": _cookie(port, setup.reporter_email, setup.reporter_password, None),
+                "auditor": sign_in_cookie(
+                    port, setup.auditor.email, PASSWORD, setup.auditor.totp_secret
+                ),
+                "reporter": sign_in_cookie(port, setup.reporter_email, setup.reporter_password),
             }
             who = {
                 "open a claimed case": "reviewer",
