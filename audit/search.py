@@ -13,6 +13,7 @@ from audit.checkpoints import latest_signed, parse_time
 from audit.models import AccessEntry, AccessNote, VerificationRun, VerifyRequest
 from audit.names import case_ids
 from audit.reasons import AccessAction, Decision, ReasonCode
+from core.db import COUNT_CAP
 from core.timeutil import as_utc
 
 PAGE_SIZE = 50
@@ -120,7 +121,7 @@ def iter_filtered(session: Session, *, log_filter: LogFilter) -> Iterator[tuple]
         yield tuple(row)
 
 
-COUNTS_WINDOW = 10_000  # the counts table covers at most the newest this many matches
+COUNTS_WINDOW = COUNT_CAP  # the counts table covers at most the newest this many matches
 
 
 def counts(session: Session, *, log_filter: LogFilter) -> list[tuple[str, str, str, int]]:

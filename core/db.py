@@ -10,6 +10,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
+# Counts a page shows stop here ("1,000+"): a count reads at most this many index entries,
+# so a page costs the same at a thousand rows and at a million.
+COUNT_CAP = 1_000
+
 
 def make_engine(url: str) -> Engine:
     """Create the engine: SQLite with WAL, foreign keys and BEGIN IMMEDIATE; PostgreSQL pooled."""

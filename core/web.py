@@ -25,6 +25,7 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter
 
+from core.db import COUNT_CAP
 from core.timeutil import as_utc
 
 CSP = (
@@ -131,9 +132,6 @@ def _start_request() -> None:
 NUL_REFUSED = "The input contains a NUL character, which no field in Vigil accepts."
 
 
-# Counts shown on pages stop here ("1,000+"): each count reads at most this many index
-# entries, so a page costs the same at a thousand rows and at a million.
-COUNT_CAP = 1_000
 MAX_ID = 2**31 - 1  # PostgreSQL integer: larger ids exist nowhere (and would be a 500)
 
 
