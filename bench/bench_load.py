@@ -301,10 +301,11 @@ def section(outcome: Outcome) -> str:
         [
             "## Mixed load (issue 14)",
             "",
-            f"gunicorn, 2 sync workers, PostgreSQL 15, loopback; {outcome.seconds:.0f} s with "
-            f"{REPORTERS} reporters (API), {REVIEWERS} reviewers (Next case, then the case "
-            f"page) and {AUDITORS} auditor (log search and a case's log) as closed-loop client",
-            "threads on the same cores, the checkpoint sidecar beside the servers.",
+            "gunicorn, 2 sync workers, PostgreSQL, loopback, the checkpoint sidecar beside the",
+            f"servers; {outcome.seconds:.0f} s of {REPORTERS} reporters (API), {REVIEWERS} "
+            "reviewers (Next case, then the case page)",
+            f"and {AUDITORS} auditor (a log search, then a case's log), each a closed-loop "
+            "client thread on the same cores.",
             "",
             "| request | count | per second | p50 ms | p95 ms | p99 ms |",
             "|---|---:|---:|---:|---:|---:|",

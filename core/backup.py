@@ -13,6 +13,7 @@ left out on purpose (README, "Backups").
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -98,6 +99,15 @@ def restore_backup(path: Path, url: str, *, replace: bool = False) -> Restored:
         command += ["--clean", "--if-exists"] if tables else []
         _run([*command, "--dbname", _libpq(url), str(path)], url)
     return Restored(counts=row_counts(url), integrity=check_integrity(url))
+
+
+def file_sha256(path: Path) -> str:
+    """The file's SHA-256 (hex), to check a stored copy before restoring it."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def backup_kind(path: Path) -> str:

@@ -85,6 +85,7 @@ def backup_create(output: Path | None) -> None:
     except backup.BackupError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"backup written to {written} ({written.stat().st_size:,} bytes, mode 0600)")
+    click.echo(f"sha256 {backup.file_sha256(written)}")
 
 
 @backup_cli.command("restore")

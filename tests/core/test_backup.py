@@ -10,6 +10,7 @@ neither the file nor its SQL rendering contains a message's text."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import stat
 import subprocess
@@ -175,6 +176,7 @@ def test_backup_under_load_restores_whole_sealed_and_verifying(app, request, tmp
     load.stop()
     assert load.opened > 0
     assert stat.S_IMODE(backup_path.stat().st_mode) == 0o600
+    assert f"sha256 {hashlib.sha256(backup_path.read_bytes()).hexdigest()}" in made.output
 
     # Evidence, message text and the report's own words stay sealed in the backup file,
     # while plaintext metadata (the receipt number) is there: the search would find it.
