@@ -199,6 +199,8 @@ def _sqlite_backup(source: Path, target: Path) -> None:
         src.execute("PRAGMA busy_timeout=30000")
         src.backup(dst, pages=-1)  # one step: one read transaction, one snapshot
         dst.execute("PRAGMA journal_mode=DELETE")  # a single self-contained file
+    except sqlite3.Error as exc:
+        raise BackupError(f"the SQLite backup failed: {exc}") from exc
     finally:
         dst.close()
         src.close()
@@ -212,6 +214,8 @@ def _sqlite_restore(backup: Path, target: Path) -> None:
             raise BackupError(f"{backup} is damaged (SQLite integrity_check failed)")
         src.backup(dst, pages=-1)  # one step under the target's write lock
         dst.execute("PRAGMA journal_mode=WAL")  # what the app runs with
+    except sqlite3.DatabaseError as exc:  # checked before the target is written
+        raise BackupError(f"{backup} is damaged: {exc}") from exc
     finally:
         dst.close()
         src.close()

@@ -266,3 +266,16 @@ def test_a_backup_of_the_other_kind_or_not_a_backup_is_refused(app, tmp_path):
     other.write_bytes(b"PGDMP" if on_sqlite else b"SQLite format 3\x00")
     result = cli.invoke(args=["backup", "restore", str(other), "--replace"])
     assert result.exit_code != 0 and "the target database is not" in result.output
+
+
+def test_a_damaged_backup_restores_nothing(app, request, tmp_path):
+    cli = app.test_cli_runner()
+    whole = tmp_path / "whole.backup"
+    assert cli.invoke(args=["backup", "create", "--output", str(whole)]).exit_code == 0
+    damaged = tmp_path / "damaged.backup"
+    damaged.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    target = empty_database_url(request, app.config["VIGIL"]["DATABASE_URL"], tmp_path)
+    result = cli.invoke(args=["backup", "restore", str(damaged), "--to", target])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and "Error:" in result.output
+    assert row_counts(target) == {}  # not one table half-restored
