@@ -36,10 +36,18 @@ from bench.http_load import ROOT, gunicorn
 from bench.report import write_section
 
 PASSWORD = "load password 123"  # noqa: S105  (throwaway accounts in a throwaway database)
-REPORTERS, REVIEWERS, AUDITORS = 3, 2, 1
+REPORTERS, WEB_REPORTERS, REVIEWERS, AUDITORS = 2, 1, 2, 1
+CONVERSATIONS_PER_USER = 20
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 CASE_RE = re.compile(r"/review/cases/(\d+)$")
-KINDS = ("report (API)", "claim next case", "open case", "search the log", "a case's log")
+KINDS = (
+    "report (API)",
+    "report (web form)",
+    "claim next case",
+    "open case",
+    "search the log",
+    "a case's log",
+)
 
 
 @dataclass
@@ -50,8 +58,10 @@ class Outcome:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     statuses: Counter = field(default_factory=Counter)  # (kind, status) -> count
     unexpected: list[str] = field(default_factory=list)  # non-5xx surprises, transport errors
-    acked: set[str] = field(default_factory=set)  # report references answered 201
-    stored: set[str] = field(default_factory=set)  # report references in the database
+    acked: set[str] = field(default_factory=set)  # API report references answered 201
+    stored: set[str] = field(default_factory=set)  # API report references in the database
+    web_acked: int = 0  # web form reports answered with the redirect to /reports
+    web_stored: int = 0  # reports by the web reporters in the database
     verified: bool = False
     verify_output: str = ""
 
@@ -61,7 +71,11 @@ class Outcome:
 
     @property
     def lost(self) -> int:
-        return len(self.acked - self.stored)
+        return len(self.acked - self.stored) + max(0, self.web_acked - self.web_stored)
+
+    @property
+    def submitted(self) -> int:
+        return len(self.acked) + self.web_acked
 
     @property
     def requests(self) -> int:
@@ -112,11 +126,12 @@ class Browser:
                 self.outcome.statuses[(kind, status)] += 1
         return status, text.decode("utf-8", "replace"), location
 
-    def sign_in(self, email: str, secret: str) -> None:
-        for path, data in (
-            ("/login", {"email": email, "password": PASSWORD}),
-            ("/login/mfa", {"code": pyotp.TOTP(secret).now()}),
-        ):
+    def sign_in(self, email: str, secret: str | None) -> None:
+        """Password, then TOTP for staff (secret None: an end user, no second factor)."""
+        steps = [("/login", {"email": email, "password": PASSWORD})]
+        if secret is not None:
+            steps.append(("/login/mfa", {"code": pyotp.TOTP(secret).now()}))
+        for path, data in steps:
             page = self.call(None, "GET", path)[1]
             token = CSRF_RE.search(page).group(1)
             status = self.call(None, "POST", path, data={"csrf_token": token, **data})[0]
@@ -152,6 +167,19 @@ def _reporter(browser: Browser, token: str, stop: threading.Event) -> None:
         if _expect(outcome, lock, "report (API)", status, (201,)):
             with lock:
                 outcome.acked.add(json.loads(text)["reference"])
+
+
+def _web_reporter(browser: Browser, conversations: list[int], stop: threading.Event) -> None:
+    outcome, lock = browser.outcome, browser.lock
+    turn = 0
+    while not stop.is_set():
+        path = f"/conversations/{conversations[turn % len(conversations)]}/report"
+        turn += 1
+        form = {"csrf_token": browser.csrf, "category": "scam_fraud", "message_ids": "m1"}
+        status = browser.call("report (web form)", "POST", path, data=form)[0]
+        if _expect(outcome, lock, "report (web form)", status, (302,)):
+            with lock:
+                outcome.web_acked += 1
 
 
 def _reviewer(browser: Browser, opened: list[int], stop: threading.Event) -> None:
@@ -190,18 +218,29 @@ def _env(database_url: str, instance: Path) -> dict[str, str]:
         "VIGIL_DATABASE_URL": database_url,
         "VIGIL_CHECKPOINT_DIR": str(instance / "checkpoints"),
         # One loopback address sends everything: the per-address limits would only measure
-        # themselves. Per-reporter limits hold (each report has its own reporter id).
+        # themselves; so would the web reporter's own (API reports each have their own id).
         "VIGIL_REPORT_LIMIT_PER_ADDRESS": "1000000 per minute",
+        "VIGIL_REPORT_LIMIT_PER_REPORTER": "1000000 per minute",
         "VIGIL_LOGIN_LIMIT_PER_ADDRESS": "1000000 per minute",
         "VIGIL_DENIAL_LIMIT_PER_ACTOR": "1000000 per minute",
         "VIGIL_VIEWER_CAP": "1000",
     }
 
 
-def _accounts(app) -> tuple[str, list[tuple[str, str]], list[tuple[str, str]]]:
-    """A service token, reviewers and auditors (email, TOTP secret) on the app's database."""
+@dataclass
+class People:
+    """Who takes part: (email, TOTP secret) per account; web reporters' conversation ids."""
+
+    token: str
+    web_reporters: list[tuple[str, None, list[int]]]
+    reviewers: list[tuple[str, str]]
+    auditors: list[tuple[str, str]]
+
+
+def _accounts(app) -> People:
+    """A service token, web reporters with conversations, reviewers and auditors."""
     from core.db import session_scope
-    from tests.factories import make_token_in, make_user
+    from tests.factories import make_conversation_in, make_token_in, make_user
 
     with session_scope(app.extensions["vigil.engine"]) as session:
         token = make_token_in(session, name=f"load-{uuid.uuid4().hex[:6]}")
@@ -216,18 +255,38 @@ def _accounts(app) -> tuple[str, list[tuple[str, str]], list[tuple[str, str]]]:
                 )
                 for _ in range(count)
             ]
+        web = []
+        for _ in range(WEB_REPORTERS):
+            user = make_user(
+                session, email=f"load-{uuid.uuid4().hex[:8]}@vigil.test", password=PASSWORD
+            )
+            session.flush()
+            owned = [
+                make_conversation_in(session, user, texts=("hi", "[simulated scam message]")).id
+                for _ in range(CONVERSATIONS_PER_USER)
+            ]
+            web.append((user.email, None, owned))
     as_pairs = {role: [(u.email, u.totp_secret) for u in users] for role, users in people.items()}
-    return token, as_pairs["reviewer:general"], as_pairs["auditor"]
+    return People(token, web, as_pairs["reviewer:general"], as_pairs["auditor"])
 
 
-def _stored_refs(app) -> set[str]:
-    from sqlmodel import Session, select
+def _stored(app, web_emails: list[str]) -> tuple[set[str], int]:
+    """(references of API reports, count of reports by the web reporters) in the database."""
+    from sqlmodel import Session, col, func, select
 
+    from access_control.models import User
     from core.db import read_only
     from moderation.intake.models import Report
 
     with Session(read_only(app.extensions["vigil.engine"])) as session:
-        return set(session.exec(select(Report.ref)).all())
+        api = set(session.exec(select(Report.ref).where(col(Report.token_id).is_not(None))))
+        web = session.exec(
+            select(func.count())
+            .select_from(Report)
+            .join(User, col(User.id) == col(Report.reporter_user_id))
+            .where(col(User.email).in_(web_emails))
+        ).one()
+    return api, web
 
 
 def run_load(database_url: str, instance: Path, seconds: float) -> Outcome:
@@ -243,8 +302,9 @@ def run_load(database_url: str, instance: Path, seconds: float) -> Outcome:
     app = create_app(settings)  # the same instance/ as the servers: the same keys
     outcome, lock, stop, opened = Outcome(seconds), threading.Lock(), threading.Event(), []
     try:
-        token, reviewers, auditors = _accounts(app)
-        before = _stored_refs(app)
+        people = _accounts(app)
+        web_emails = [email for email, _secret, _owned in people.web_reporters]
+        before = _stored(app, web_emails)[0]
         sidecar = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "app", "audit", "sidecar"],
             cwd=ROOT,
@@ -256,9 +316,15 @@ def run_load(database_url: str, instance: Path, seconds: float) -> Outcome:
                 threads = []
                 for _ in range(REPORTERS):
                     browser = Browser(port, outcome, lock)
-                    threads.append(threading.Thread(target=_reporter, args=(browser, token, stop)))
-                for people, loop in ((reviewers, _reviewer), (auditors, _auditor)):
-                    for email, secret in people:
+                    args = (browser, people.token, stop)
+                    threads.append(threading.Thread(target=_reporter, args=args))
+                for email, secret, owned in people.web_reporters:
+                    browser = Browser(port, outcome, lock)
+                    browser.sign_in(email, secret)
+                    args = (browser, owned, stop)
+                    threads.append(threading.Thread(target=_web_reporter, args=args))
+                for group, loop in ((people.reviewers, _reviewer), (people.auditors, _auditor)):
+                    for email, secret in group:
                         browser = Browser(port, outcome, lock)
                         browser.sign_in(email, secret)
                         threads.append(threading.Thread(target=loop, args=(browser, opened, stop)))
@@ -271,7 +337,8 @@ def run_load(database_url: str, instance: Path, seconds: float) -> Outcome:
         finally:
             sidecar.send_signal(signal.SIGINT)
             sidecar.wait(timeout=30)
-        outcome.stored = _stored_refs(app) - before
+        api_refs, outcome.web_stored = _stored(app, web_emails)
+        outcome.stored = api_refs - before
         cli = app.test_cli_runner()
         signed = cli.invoke(args=["audit", "checkpoint"])  # anchor the last few seconds
         verified = cli.invoke(args=["audit", "verify"])
@@ -302,18 +369,21 @@ def section(outcome: Outcome) -> str:
             "## Mixed load (issue 14)",
             "",
             "gunicorn, 2 sync workers, PostgreSQL, loopback, the checkpoint sidecar beside the",
-            f"servers; {outcome.seconds:.0f} s of {REPORTERS} reporters (API), {REVIEWERS} "
-            "reviewers (Next case, then the case page)",
-            f"and {AUDITORS} auditor (a log search, then a case's log), each a closed-loop "
-            "client thread on the same cores.",
+            f"servers; {outcome.seconds:.0f} s of {REPORTERS} reporters (API), {WEB_REPORTERS} "
+            "signed-in user reporting through the web form,",
+            f"{REVIEWERS} reviewers (Next case, then the case page) and {AUDITORS} auditor (a "
+            "log search, then a case's log),",
+            "each a closed-loop client thread on the same cores.",
             "",
             "| request | count | per second | p50 ms | p95 ms | p99 ms |",
             "|---|---:|---:|---:|---:|---:|",
             *rows,
             "",
             f"{outcome.requests:,} requests; 5xx: {outcome.five_xx}; other surprises: "
-            f"{len(outcome.unexpected)}; reports answered 201: {len(outcome.acked):,}, stored: "
-            f"{len(outcome.stored):,}, lost: {outcome.lost}; access log afterwards: "
+            f"{len(outcome.unexpected)}; reports submitted: {outcome.submitted:,} (API "
+            f"{len(outcome.acked):,}, web {outcome.web_acked:,}), stored: "
+            f"{len(outcome.stored) + outcome.web_stored:,}, lost: {outcome.lost}; access log "
+            "afterwards: "
             f"{'verifies' if outcome.verified else 'FAILED'}.",
         ]
     )
@@ -328,9 +398,12 @@ def problems(outcome: Outcome) -> list[str]:
         found.append(f"unexpected answers: {outcome.unexpected[:5]}")
     if outcome.acked != outcome.stored:
         found.append(
-            f"submitted {len(outcome.acked)} != stored {len(outcome.stored)} "
-            f"({outcome.lost} lost, {len(outcome.stored - outcome.acked)} unacknowledged)"
+            f"API reports submitted {len(outcome.acked)} != stored {len(outcome.stored)} "
+            f"({len(outcome.acked - outcome.stored)} lost, "
+            f"{len(outcome.stored - outcome.acked)} unacknowledged)"
         )
+    if outcome.web_acked != outcome.web_stored:
+        found.append(f"web reports submitted {outcome.web_acked} != stored {outcome.web_stored}")
     if not outcome.verified:
         found.append(f"the access log does not verify:\n{outcome.verify_output}")
     return found

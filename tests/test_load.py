@@ -1,7 +1,8 @@
 """Mixed load (issue 14, item 8), for real and short: bench/bench_load.py for 10 s on gunicorn
-(2 sync workers) + PostgreSQL, with the checkpoint sidecar. Reporters, reviewers and an
-auditor at once: no 5xx, every report answered 201 is stored (and only those), and the
-access log verifies afterwards. Timings go to BENCHMARKS.md from `make bench`, never here."""
+(2 sync workers) + PostgreSQL, with the checkpoint sidecar. Reporters (API and web form),
+reviewers and an auditor at once: no 5xx, every report acknowledged is stored (and only
+those), and the access log verifies afterwards. Timings go to BENCHMARKS.md from
+`make bench`, never here."""
 
 from __future__ import annotations
 
@@ -18,5 +19,6 @@ def test_mixed_load_loses_nothing_and_the_log_verifies(database_url, tmp_path):
     assert problems(outcome) == []
     assert outcome.five_xx == 0 and outcome.lost == 0
     assert outcome.acked and outcome.acked == outcome.stored
+    assert outcome.web_acked and outcome.web_acked == outcome.web_stored
     assert all(outcome.latencies[kind] for kind in KINDS), dict(outcome.statuses)
     assert outcome.verified, outcome.verify_output
