@@ -33,7 +33,7 @@ from pathlib import Path
 import pyotp
 
 from bench.http_load import ROOT, gunicorn
-from bench.report import write_section
+from bench.report import PG_ADMIN, write_section
 
 PASSWORD = "load password 123"  # noqa: S105  (throwaway accounts in a throwaway database)
 REPORTERS, WEB_REPORTERS, REVIEWERS, AUDITORS = 2, 1, 2, 1
@@ -419,9 +419,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--quick", action="store_true", help="10 s")
     args = parser.parse_args()
-    admin_url = os.environ.get(
-        "VIGIL_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    )
+    admin_url = PG_ADMIN
     name = f"vigil_load_{uuid.uuid4().hex[:10]}"
     pg_execute(admin_url, f'CREATE DATABASE "{name}"')
     try:
