@@ -73,11 +73,25 @@ def create_backup(url: str, output: Path) -> Path:
             with os.fdopen(fd, "wb") as handle:
                 _run([_tool("pg_dump"), "--format=custom", "--dbname", _libpq(url)], url, handle)
         os.chmod(partial, 0o600)
-        os.replace(partial, output)  # appears whole or not at all
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+        _publish(partial, output)
+    except FileExistsError as exc:
+        raise BackupError(f"{output} exists; a backup never overwrites a file") from exc
+    finally:
+        partial.unlink(missing_ok=True)  # the link is the backup; a failure leaves nothing
     return output
+
+
+def _publish(partial: Path, output: Path) -> None:
+    """Give the finished file its name: whole or not at all, never over another file (a
+    hard link; where the filesystem has none, a rename after one more look)."""
+    try:
+        os.link(partial, output)
+    except FileExistsError:
+        raise
+    except OSError:
+        if output.exists():
+            raise FileExistsError(output) from None
+        os.replace(partial, output)
 
 
 def restore_backup(path: Path, url: str, *, replace: bool = False) -> Restored:
