@@ -113,7 +113,7 @@ class World:
         self.factory.login(client, user)
         return Actor(name, client, csrf=csrf_token(client, "/account"), user=user)
 
-    def _anonymous(self, name: str, headers: dict | None = None) -> Actor:
+    def anonymous(self, name: str, headers: dict | None = None) -> Actor:
         client = self.app.test_client()
         return Actor(name, client, headers=headers or {}, csrf=csrf_token(client, "/login"))
 
@@ -251,9 +251,9 @@ class World:
             "figure": "notices",
         }
         # The matrix's columns.
-        self.actors["anonymous"] = self._anonymous("anonymous")
+        self.actors["anonymous"] = self.anonymous("anonymous")
         self.actors["user"] = self._signed_in("user")
-        holder = self._anonymous("share_holder")
+        holder = self.anonymous("share_holder")
         assert holder.client.get(f"/s/{share_token}").status_code == 200
         self.actors["share_holder"] = holder
         for role in STAFF_ROLES:
@@ -261,7 +261,14 @@ class World:
         for scope in TOKEN_SCOPES:
             secret = make_token(app, scopes=(scope,))
             name = f"token:{scope}"
-            self.actors[name] = self._anonymous(name, {"Authorization": f"Bearer {secret}"})
+            self.actors[name] = self.anonymous(name, {"Authorization": f"Bearer {secret}"})
+
+    def sign_in_again(self) -> None:
+        """After the matrix's last cell (sign out), every signed-in column signs in again."""
+        for actor in self.actors.values():
+            if actor.user is not None and actor.client.get("/account").status_code != 200:
+                self.factory.login(actor.client, actor.user)
+                actor.csrf = csrf_token(actor.client, "/account")
 
     # Deciding a break-glass request uses it up: when a cell decided one, the next cell
     # gets a fresh request, so no cell's answer depends on the cells run before it.

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 import uuid
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
 from tests import figures
 from tests.authz_world import LIMITS, ROLES, World, endpoints, outcome, row_key
@@ -92,6 +94,7 @@ def test_every_endpoint_and_role_answers_as_the_matrix_says(world):
             if response.status_code >= 500:
                 server_errors.append(f"{key} as {role}: {response.status_code}")
     figures.add("endpoints x roles tried", len(keys) * len(ROLES))
+    world.sign_in_again()  # for the probes below
     assert not server_errors, server_errors
     missing = [key for key in keys if key not in expected]
     assert not missing, (
@@ -117,3 +120,111 @@ def test_the_matrix_file_lists_every_route_the_app_serves_and_nothing_else():
     app = create_app({"ENV": "test", "DATABASE_URL": "sqlite://"})
     keys = {row_key(method, rule) for method, rule, _ in endpoints(app)}
     assert set(read_matrix()) == keys
+
+
+# --- IDOR probes -------------------------------------------------------------------------
+
+NOISE = re.compile(r'value="[^"]*"|[0-9a-f]{16}|"instance":\s*"[^"]*"')
+
+
+def _same_refusal(actor, method: str, real: str, missing: str, status: int) -> None:
+    """Someone else's object and one that does not exist get the same refusal."""
+    there, absent = actor.call(method, real), actor.call(method, missing)
+    assert (there.status_code, absent.status_code) == (status, status), (real, there.status_code)
+    seen = [
+        NOISE.sub("", r.get_data(as_text=True).replace(p, ""))
+        for r, p in ((there, real), (absent, missing))
+    ]
+    assert seen[0] == seen[1], f"{real} answers differently from {missing}: it leaks existence"
+
+
+def test_other_peoples_conversations_reports_decisions_and_links_are_not_found(world):
+    from tests.factories import make_conversation
+
+    user = world.actors["user"]
+    own = make_conversation(world.app, user.user, title="Mine").id
+    assert user.call("GET", f"/conversations/{own}").status_code == 200
+    # Neighbouring ids: the owner's two conversations sit just below this one.
+    others = [world.conversation_id, world.reported_id, own - 1, own + 1]
+    probes = 0
+    for number in others:
+        for method, suffix in (
+            ("GET", ""),
+            ("GET", "/report"),
+            ("POST", "/report"),
+            ("GET", "/delete"),
+            ("POST", "/delete"),
+            ("POST", "/share"),
+            ("POST", "/messages/m0/feedback"),
+        ):
+            _same_refusal(
+                user,
+                method,
+                f"/conversations/{number}{suffix}",
+                f"/conversations/{2**31 - 2}{suffix}",
+                404,
+            )
+            probes += 1
+    for method, real, missing in (
+        ("GET", f"/reports/{world.web_report_ref}", "/reports/VR-0000000000"),
+        ("POST", f"/reports/{world.web_report_ref}/appeal", "/reports/VR-0000000000/appeal"),
+        ("GET", f"/decisions/{world.values['case_ref']}", "/decisions/VC-0000000000"),
+        (
+            "POST",
+            f"/decisions/{world.values['case_ref']}/appeal",
+            "/decisions/VC-0000000000/appeal",
+        ),
+        ("POST", f"/shares/{world.link_id}/revoke", f"/shares/{2**31 - 2}/revoke"),
+        ("POST", f"/shares/{world.link_id + 1}/revoke", f"/shares/{2**31 - 2}/revoke"),
+    ):
+        _same_refusal(user, method, real, missing, 404)
+        probes += 1
+    # Nothing of the owner's moved: the link still opens, the conversation is still theirs.
+    assert world.owner.call("GET", f"/conversations/{world.conversation_id}").status_code == 200
+    assert world.app.test_client().get(f"/s/{world.share_token}").status_code == 200
+    assert world.values["case_ref"] not in user.call("GET", "/decisions").get_data(as_text=True)
+    assert world.web_report_ref not in user.call("GET", "/reports").get_data(as_text=True)
+    assert f"/shares/{world.link_id}/" not in user.call("GET", "/shares").get_data(as_text=True)
+    # A share token one character off opens nothing, like any unknown token.
+    token = world.share_token
+    near = token[:-1] + ("A" if token[-1] != "A" else "B")
+    anonymous = world.anonymous("stranger")  # no flash left over from the matrix
+    _same_refusal(anonymous, "GET", f"/s/{near}", "/s/not-a-token-at-all", 404)
+    # Another token's report reference: the same 404 as one never filed.
+    api = world.actors["token:reports:write"]
+    ref = world.api_report_ref
+    _same_refusal(api, "GET", f"/api/v1/reports/{ref}", "/api/v1/reports/VR-0000000000", 404)
+    _same_refusal(
+        api, "POST", f"/api/v1/reports/{ref}/appeal", "/api/v1/reports/VR-0000000000/appeal", 404
+    )
+    figures.add("endpoints x roles tried", probes + 3)
+
+
+def test_another_reviewers_claimed_case_stays_theirs_even_with_their_claim_token(world):
+    from moderation.review.models import CaseClaim, CaseDecision
+
+    case_id, token = world.case_b, world.claim_token
+    base = f"/review/cases/{case_id}"
+    probes = 0
+    for role in ("reviewer:general", "specialist:general", "specialist:child_safety"):
+        actor = world.actors[role]
+        for number in (case_id - 1, case_id, case_id + 1):  # neighbours: a decided case, none
+            assert actor.call("GET", f"/review/cases/{number}").status_code in (403, 404)
+            probes += 1
+        for suffix, form in (
+            ("/decision", {"token": token, "outcome": "no_action", "ground": "no_violation"}),
+            ("/notes", {"token": token, "text": "mine now"}),
+            ("/escalate", {"token": token, "target": "legal", "note": "x"}),
+            ("/renew", {"token": token}),
+            ("/release", {"token": token}),
+            ("/reveal/0", {"token": token}),
+        ):
+            answer = actor.call("POST", base + suffix, form)
+            assert answer.status_code in (403, 409), (role, suffix, answer.status_code)
+            probes += 1
+    with world.session() as db:
+        claim = db.get(CaseClaim, case_id)
+        assert (claim.reviewer_id, claim.token) == (world.claimer.user.id, token)
+        assert not db.exec(select(CaseDecision).where(CaseDecision.case_id == case_id)).all()
+    assert world.claimer.call("GET", base).status_code == 200  # still theirs to work
+    figures.add("endpoints x roles tried", probes)
