@@ -15,6 +15,7 @@ from audit.names import case_ids
 from audit.reasons import AccessAction, Decision, ReasonCode
 from core.db import COUNT_CAP
 from core.timeutil import as_utc
+from core.web import bounded_int
 
 PAGE_SIZE = 50
 _TEXT_LIMIT = 120
@@ -68,8 +69,8 @@ def apply_filter(query: Select, log_filter: LogFilter, session: Session | None =
     """Add the filter's conditions to a query over access_entry; raise FilterError. With a
     session, a case filter also matches by the reference staff see (audit.names)."""
     f, entry = log_filter, AccessEntry
-    if f.actor.isdigit():
-        query = query.where(entry.actor_id == int(f.actor))
+    if f.actor.isdigit():  # an id past what the column holds matches nobody (not a 500)
+        query = query.where(entry.actor_id == bounded_int(f.actor))
     elif f.actor:
         query = query.where(func.lower(entry.actor_label).contains(f.actor.lower()))
     if f.case:

@@ -68,7 +68,10 @@ class Actor:
                 kwargs["json"] = data or {}
         elif method == "POST":
             kwargs["data"] = {"csrf_token": self.csrf, **(data or {})}
-        return self.client.open(path, method=method, **kwargs)
+        response = self.client.open(path, method=method, **kwargs)
+        response.get_data()  # read streamed answers (exports) whole, then end them
+        response.close()
+        return response
 
 
 def outcome(response) -> str:

@@ -228,3 +228,134 @@ def test_another_reviewers_claimed_case_stays_theirs_even_with_their_claim_token
         assert not db.exec(select(CaseDecision).where(CaseDecision.case_id == case_id)).all()
     assert world.claimer.call("GET", base).status_code == 200  # still theirs to work
     figures.add("endpoints x roles tried", probes)
+
+
+# --- hostile values in every parameter ----------------------------------------------------
+
+HOSTILE = ("-1", "0", "2147483648", "9" * 30, "-" + "9" * 30, "a\x00b", "x" * 100_000)
+READ: set[tuple[str, str]] = set()  # (query|form, key) the current request's view read
+
+
+def _recording(where: str):
+    from werkzeug.datastructures import ImmutableMultiDict
+
+    class Recording(ImmutableMultiDict):
+        """A request's query or form that notes every key the view (or its form) reads."""
+
+        def __getitem__(self, key):
+            READ.add((where, key))
+            return super().__getitem__(key)
+
+        def get(self, key, *args, **kwargs):
+            READ.add((where, key))
+            return super().get(key, *args, **kwargs)
+
+        def getlist(self, key, *args, **kwargs):
+            READ.add((where, key))
+            return super().getlist(key, *args, **kwargs)
+
+        def __contains__(self, key):
+            READ.add((where, key))
+            return super().__contains__(key)
+
+    return Recording
+
+
+def _recording_request(base):
+    from werkzeug.utils import cached_property
+
+    query, form = _recording("query"), _recording("form")
+
+    class RecordingRequest(base):
+        @cached_property
+        def args(self):
+            return query(super().args)
+
+        @cached_property
+        def form(self):
+            return form(super().form)
+
+    return RecordingRequest
+
+
+def declared_keys(view) -> set[tuple[str, str]]:
+    """The parameters a view's source names: its forms' fields and request.form/args keys."""
+    import inspect
+
+    from flask_wtf import FlaskForm
+    from wtforms.fields.core import UnboundField
+
+    function = inspect.unwrap(view)
+    source = inspect.getsource(function)
+    keys = {
+        ("form" if kind == "form" else "query", key)
+        for kind, key in re.findall(
+            r"request\.(form|args)\.get(?:list)?\(\s*['\"]([^'\"]+)['\"]", source
+        )
+    }
+    for name in re.findall(r"\b([A-Z]\w*Form)\(", source):
+        form = function.__globals__.get(name)
+        if isinstance(form, type) and issubclass(form, FlaskForm):
+            fields = inspect.getmembers(form, lambda v: isinstance(v, UnboundField))
+            keys |= {("form", field) for field, _ in fields}
+    return keys
+
+
+# Run last: they change what a role may do next (a claim, a session, an account).
+MOVES_STATE = ("/review/next", "/conversations/<int:conversation_id>/delete", "/logout")
+REFUSED = ("login", "401", "403", "404", "405")
+
+
+def test_hostile_values_in_every_path_query_and_form_parameter_are_never_a_5xx(world):
+    from tests.factories import make_conversation
+
+    app = world.app
+    # Objects of their own where a hostile value could be a valid one (a reason, a
+    # ticked box): the matrix's objects stay as they are.
+    spare = world.factory.make_user()
+    world.values["user_id"] = spare.id
+    world.values["conversation_id"] = make_conversation(app, world.owner.user).id
+    api = world.anonymous("api", {"Authorization": f"Bearer {world.api_secret}"})
+    candidates = [world.owner, world.claimer, world.boss, world.seeker, api]
+    candidates += [world.actors[role] for role in ROLES]
+    base_request = app.request_class
+    app.request_class = _recording_request(base_request)
+    tried, server_errors = 0, []
+    try:
+        served = sorted(endpoints(app), key=lambda e: (e[1] in MOVES_STATE, e[1], e[0]))
+        for method, rule, endpoint in served:
+            path = world.path(rule, endpoint)
+            # The first actor the guard lets through, and what its view reads.
+            for actor in candidates:
+                READ.clear()
+                if outcome(actor.call(method, path)) not in REFUSED:
+                    break
+            keys = (READ | declared_keys(app.view_functions[endpoint])) - {("form", "csrf_token")}
+            if method != "POST":
+                keys = {("query", key) for _, key in keys}
+            names = re.findall(r"<(?:[^:<>]+:)?([^<>]+)>", rule)
+            for value in HOSTILE:
+                probes = [(world.path(rule, endpoint, {name: value}), None, None) for name in names]
+                probes += [
+                    (
+                        path,
+                        {key: value} if where == "form" else None,
+                        {key: value} if where == "query" else None,
+                    )
+                    for where, key in sorted(keys)
+                ]
+                for target, form, query in probes:
+                    tried += 1
+                    try:
+                        status = actor.call(method, target, form, query).status_code
+                    except Exception as exc:  # raised while streaming: a broken answer
+                        status = 500
+                        form = {**(form or query or {}), "error": repr(exc)[:120]}
+                    if status >= 500:
+                        server_errors.append(f"{method} {target[:80]} {form or query or ''!s:.80}")
+                    elif "\x00" in value and status not in (400, 404, 405):
+                        server_errors.append(f"NUL accepted: {method} {rule} -> {status}")
+    finally:
+        app.request_class = base_request
+    figures.add("hostile inputs tried", tried)
+    assert not server_errors, "\n".join(server_errors)
