@@ -96,13 +96,12 @@ def test_every_endpoint_and_role_answers_as_the_matrix_says(world):
     figures.add("endpoints x roles tried", len(keys) * len(ROLES))
     world.sign_in_again()  # for the probes below
     assert not server_errors, server_errors
-    missing = [key for key in keys if key not in expected]
+    missing, stale = unlisted(world.app, expected)
     assert not missing, (
         "Endpoints missing from tests/authz_matrix.csv (deny by default: every route needs "
         "a reviewed row). Observed answers, to check before adding them:\n"
         + as_csv(observed, missing)
     )
-    stale = sorted(set(expected) - set(keys))
     assert not stale, f"rows for endpoints the app no longer serves: {stale}"
     wrong = [
         f"{key} as {role}: expected {expected[key][role]}, got {observed[key][role]}"
@@ -113,13 +112,22 @@ def test_every_endpoint_and_role_answers_as_the_matrix_says(world):
     assert not wrong, "\n".join(wrong) + "\n\nObserved rows:\n" + as_csv(observed, keys)
 
 
+def unlisted(app, rows) -> tuple[list[str], list[str]]:
+    """(routes the app serves without a row, rows for routes it no longer serves)."""
+    keys = [row_key(method, rule) for method, rule, _ in endpoints(app)]
+    return [k for k in keys if k not in rows], sorted(set(rows) - set(keys))
+
+
 def test_the_matrix_file_lists_every_route_the_app_serves_and_nothing_else():
-    """Without a database: the file and app.url_map name the same endpoints."""
+    """Without a database: the file and app.url_map name the same endpoints, and a route
+    added without a row is caught (deny by default)."""
     from app import create_app
 
     app = create_app({"ENV": "test", "DATABASE_URL": "sqlite://"})
-    keys = {row_key(method, rule) for method, rule, _ in endpoints(app)}
-    assert set(read_matrix()) == keys
+    rows = read_matrix()
+    assert unlisted(app, rows) == ([], [])
+    app.add_url_rule("/review/new-page", "new_page", lambda: "", methods=["GET", "POST"])
+    assert unlisted(app, rows) == (["GET /review/new-page", "POST /review/new-page"], [])
 
 
 # --- IDOR probes -------------------------------------------------------------------------
