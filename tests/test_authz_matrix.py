@@ -240,7 +240,7 @@ def test_another_reviewers_claimed_case_stays_theirs_even_with_their_claim_token
 
 # --- hostile values in every parameter ----------------------------------------------------
 
-HOSTILE = ("-1", "0", "2147483648", "9" * 30, "-" + "9" * 30, "a\x00b", "x" * 100_000)
+HOSTILE = ("-1", "2147483648", "9" * 30, "-" + "9" * 30, "a\x00b", "x" * 100_000)
 READ: set[tuple[str, str]] = set()  # (query|form, key) the current request's view read
 
 
