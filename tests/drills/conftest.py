@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from core.config import SECRET_SETTINGS
+from core.db import read_only
 from tests.test_many_hosts import Browser, _free_port, _read, _stop, _wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,7 +155,7 @@ def twin(browser: Browser) -> Browser:
 
 def row_counts(engine) -> dict[str, int]:
     """Rows in every table: what a crash may have half-written shows up as a difference."""
-    with engine.connect() as conn:
+    with read_only(engine).connect() as conn:
         names = [n for n in inspect(conn).get_table_names() if n != "alembic_version"]
         return {n: conn.execute(text(f'SELECT count(*) FROM "{n}"')).scalar_one() for n in names}
 
@@ -177,3 +178,12 @@ def wait_paused(server: Server, point: str, seconds: float = 30.0) -> int:
         return None
 
     return _wait_for(paused, seconds, f"a worker to pause at {point}\n{server.output()}")
+
+
+def csrf(browser: Browser, url: str) -> str:
+    """The CSRF token of a page, as a browser reads it."""
+    from tests.helpers import CSRF_RE
+
+    match = CSRF_RE.search(browser.get(url).get_data(as_text=True))
+    assert match, f"no CSRF token on {url}"
+    return match.group(1) or match.group(2)

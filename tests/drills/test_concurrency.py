@@ -12,7 +12,7 @@ import uuid
 from sqlalchemy import text
 
 from tests import figures
-from tests.drills.conftest import Browser, post_json, server_env, twin
+from tests.drills.conftest import Browser, csrf, post_json, server_env, twin
 from tests.factories import make_case, make_token
 from tests.helpers import claim_next, decision_form, report_body
 
@@ -78,7 +78,7 @@ def test_concurrent_decisions_on_one_case_one_wins_the_rest_409(
     assert claimed == case_id and token
     page = f"/review/cases/{case_id}"
     tabs = [twin(browser) for _ in range(TABS)]
-    forms = [{**decision_form(token), "csrf_token": _csrf(tab, page)} for tab in tabs]
+    forms = [{**decision_form(token), "csrf_token": csrf(tab, page)} for tab in tabs]
 
     answers = _at_once(TABS, lambda i: tabs[i].post(f"{page}/decision", forms[i]).status_code)
     assert sorted(answers) == [302] + [409] * (TABS - 1), answers
@@ -95,11 +95,3 @@ def test_concurrent_decisions_on_one_case_one_wins_the_rest_409(
     ).scalar_one()
     assert state == "closed"
     figures.add("data lost", 0)
-
-
-def _csrf(browser: Browser, url: str) -> str:
-    from tests.helpers import CSRF_RE
-
-    match = CSRF_RE.search(browser.get(url).get_data(as_text=True))
-    assert match, url
-    return match.group(1) or match.group(2)
