@@ -15,6 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from core.db import is_postgres, read_only
@@ -198,3 +199,17 @@ def _seqs(path: Path) -> set[int]:
     if not path.exists():
         return set()
     return {int(line) for line in path.read_text().split("\n") if line.strip().isdigit()}
+
+
+def test_production_refuses_to_start_with_the_pause_hook():
+    from core.config import SECRET_SETTINGS, ConfigError, check_production, read_settings
+
+    env = {
+        "VIGIL_ENV": "production",
+        "VIGIL_DATABASE_URL": "postgresql://x/y",
+        "VIGIL_RATELIMIT_STORAGE_URI": "redis://r:6379",
+        **{f"VIGIL_{name}": "x" for name in SECRET_SETTINGS},
+    }
+    check_production(read_settings(env, None))
+    with pytest.raises(ConfigError, match="VIGIL_PAUSE_AT"):
+        check_production(read_settings({**env, "VIGIL_PAUSE_AT": "decision:/tmp/x"}, None))

@@ -1,0 +1,330 @@
+"""Outage drills (issue 14, item 6): the database or the rate-limit store goes away.
+
+PostgreSQL, on a private cluster of the drill's own (never the shared server), is stopped
+with `pg_ctl stop -m immediate` under load: pages answer a 503 page, the API an RFC 9457
+503, neither with a trace; nothing is half-written; once the cluster is back the same
+workers serve again (the pool's pre-ping), no restart. Redis, a private redis-server, is
+killed: sign-in throttling goes on counting in memory, neither failing open nor failing."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from access_control.signin import BAD_LOGIN
+from app import create_app
+from tests import figures
+from tests.audit.conftest import Log
+from tests.conftest import IN_CI, _migrate, pg_execute, test_settings
+from tests.drills.conftest import Browser, _free_port, _wait_for, post_json, server_env
+from tests.factories import Factory, make_token
+from tests.helpers import post_form, report_body
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+CLIENTS = 4
+
+
+def _unavailable(what: str) -> None:
+    if IN_CI:
+        pytest.fail(f"CI=true but {what}")
+    pytest.skip(what)
+
+
+class Cluster:
+    """A throw-away PostgreSQL cluster on a free port, run as a non-root user."""
+
+    def __init__(self, base: Path, as_user: list[str]) -> None:
+        self.base, self.as_user, self.port = base, as_user, _free_port()
+        self.data = base / "data"
+        self.admin_url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def run(self, *args: str) -> None:
+        subprocess.run([*self.as_user, *args], check=True, capture_output=True, timeout=120)
+
+    def init(self) -> None:
+        self.run(
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self.run(
+            str(PG_BIN / "pg_ctl"),
+            "start",
+            "-w",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.base / "server.log"),
+            "-o",
+            options,
+        )
+
+    def stop(self) -> None:
+        self.run(str(PG_BIN / "pg_ctl"), "stop", "-m", "immediate", "-D", str(self.data))
+
+
+@pytest.fixture
+def cluster():
+    if not (PG_BIN / "initdb").exists():
+        _unavailable(f"no PostgreSQL 15 binaries in {PG_BIN} for a private cluster")
+    base = Path(tempfile.mkdtemp(prefix="vigil-drill-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses root: run the cluster as the postgres user
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            _unavailable("running as root and no `postgres` user to run a private cluster")
+        os.chown(base, owner.pw_uid, owner.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    cluster = Cluster(base, as_user)
+    try:
+        cluster.init()
+        cluster.start()
+        yield cluster
+    finally:
+        subprocess.run(
+            [*as_user, str(PG_BIN / "pg_ctl"), "stop", "-m", "immediate", "-D", str(cluster.data)],
+            capture_output=True,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+class Load:
+    """Client threads submitting reports and loading a signed-in page until stopped."""
+
+    def __init__(self, server, token: str, browser: Browser) -> None:
+        self.server, self.token, self.browser = server, token, browser
+        self.answers: list[tuple[float, str, int, str, str]] = []  # (t, kind, status, ctype, body)
+        self.references: list[str] = []
+        self.stopped = threading.Event()
+        self.threads = [threading.Thread(target=self._api) for _ in range(CLIENTS - 1)]
+        self.threads.append(threading.Thread(target=self._page))
+
+    def __enter__(self) -> Load:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.stopped.set()
+        for thread in self.threads:
+            thread.join(timeout=60)
+
+    def _api(self) -> None:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        while not self.stopped.is_set():
+            body = report_body(reporter_id=f"r-{uuid.uuid4().hex[:8]}")
+            status, got, answer = post_json(self.server, "/api/v1/reports", body, headers)
+            if status == 201:
+                self.references.append(answer["reference"])
+            ctype = f"{got.get('Content-Type')};retry-after={got.get('Retry-After')}"
+            self.answers.append((time.monotonic(), "api", status, ctype, json.dumps(answer)))
+
+    def _page(self) -> None:
+        while not self.stopped.is_set():
+            page = self.browser.get("/account")
+            ctype = (
+                f"{page.headers.get('Content-Type')};retry-after={page.headers.get('Retry-After')}"
+            )
+            self.answers.append(
+                (time.monotonic(), "page", page.status_code, ctype, page.get_data(as_text=True))
+            )
+            time.sleep(0.05)
+
+    def since(self, moment: float) -> list[tuple[float, str, int, str, str]]:
+        return [answer for answer in list(self.answers) if answer[0] > moment]
+
+
+@pytest.mark.postgres
+def test_postgresql_stopped_under_load_answers_503_and_recovers_by_itself(
+    cluster, tmp_path, start_server
+):
+    pg_execute(cluster.admin_url, 'CREATE DATABASE "vigil"')
+    url = cluster.admin_url.rsplit("/", 1)[0] + "/vigil"
+    _migrate(url)
+    app = create_app(test_settings(url, tmp_path))
+    try:
+        factory = Factory(app)
+        server = start_server(server_env(app, url, tmp_path), workers=2, threads=CLIENTS)
+        workers = server.workers()
+        browser = Browser(server.url)
+        factory.login(browser, factory.make_user())
+        with Load(server, make_token(app), browser) as load:
+            _wait_for(lambda: len(load.references) >= 5, 60, "reports to flow")
+            cluster.stop()
+            figures.add("failures injected")
+            stopped = time.monotonic()
+            _wait_for(
+                lambda: {"api", "page"} <= {a[1] for a in load.since(stopped) if a[2] == 503},
+                30,
+                "503s from the API and a page",
+            )
+            cluster.start()
+            restarted = time.monotonic()
+            _wait_for(
+                lambda: (
+                    {(a[1], a[2]) for a in load.since(restarted)} >= {("api", 201), ("page", 200)}
+                ),
+                60,
+                "Vigil to serve again",
+            )
+            recovered = time.monotonic()
+            time.sleep(1.0)
+        answers = load.answers
+        after_recovery = [a for a in answers if a[0] > recovered + 0.5]
+    finally:
+        app.extensions["vigil.engine"].dispose()
+
+    statuses = {a[2] for a in answers}
+    assert statuses <= {200, 201, 503}, sorted(statuses)
+    outage = [a for a in answers if a[2] == 503]
+    for _t, kind, _status, ctype, body in outage:
+        assert "Traceback" not in body and 'File "' not in body and "psycopg" not in body, body
+        assert "retry-after=5" in ctype, ctype
+        if kind == "api":
+            assert ctype.startswith("application/problem+json"), ctype
+            assert json.loads(body)["status"] == 503, body
+        else:
+            assert ctype.startswith("text/html") and "Temporarily unavailable" in body, body[:500]
+    assert after_recovery and {a[2] for a in after_recovery} <= {200, 201}, after_recovery[:3]
+    assert server.workers() == workers, "the workers were replaced: Vigil did not recover alone"
+    assert "Traceback" not in server.output(), server.output()
+
+    engine = app.extensions["vigil.engine"] = create_app(test_settings(url, tmp_path)).extensions[
+        "vigil.engine"
+    ]
+    with engine.connect() as conn:
+        stored = set(conn.execute(text("SELECT ref FROM report")).scalars())
+        half = conn.execute(text(HALF_WRITTEN)).scalar_one()
+    lost = set(load.references) - stored
+    figures.add("data lost", len(lost))
+    assert not lost, f"{len(lost)} acknowledged reports are gone"
+    assert half == 0, "a report, case or evidence row lacks its other parts"
+    code, codes, output = Log(app).verify()
+    assert (code, codes) == (0, {}), output
+    engine.dispose()
+    print(f"{len(answers)} requests, {len(outage)} x 503, {len(load.references)} reports stored")
+
+
+# Reports without their case or evidence, and cases without a report or a data key.
+HALF_WRITTEN = """
+SELECT (SELECT count(*) FROM report r
+          LEFT JOIN moderation_case c ON c.id = r.case_id
+          LEFT JOIN evidence_version e ON e.id = r.evidence_version_id
+         WHERE c.id IS NULL OR e.id IS NULL OR e.case_id <> r.case_id)
+     + (SELECT count(*) FROM moderation_case c
+         WHERE NOT EXISTS (SELECT 1 FROM report r WHERE r.case_id = c.id)
+            OR NOT EXISTS (SELECT 1 FROM case_key k WHERE k.case_id = c.id))
+"""
+
+
+# --- Redis ------------------------------------------------------------------------------
+
+ACCOUNT_LIMIT = 5
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    binary = shutil.which("redis-server")
+    if binary is None:
+        _unavailable("no redis-server binary for a private Redis")
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    import redis
+
+    client = redis.Redis(port=port, socket_timeout=1)
+    _wait_for(lambda: _pings(client), 20, "the private redis-server")
+    yield process, f"redis://127.0.0.1:{port}/0", client
+    if process.poll() is None:
+        process.kill()
+    process.wait(timeout=10)
+
+
+def _pings(client) -> bool:
+    import redis
+
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_with_redis_killed_sign_in_throttling_counts_in_memory(
+    app, database_url, tmp_path, start_server, factory, redis_server
+):
+    process, redis_url, client = redis_server
+    env = server_env(
+        app,
+        database_url,
+        tmp_path,
+        VIGIL_RATELIMIT_STORAGE_URI=redis_url,
+        VIGIL_LOGIN_LIMIT_PER_ACCOUNT=f"{ACCOUNT_LIMIT} per 15 minutes",
+    )
+    server = start_server(env, workers=1)  # one worker: one in-memory counter to reason about
+    target, bystander = factory.make_user(), factory.make_user()
+    browser = Browser(server.url)
+    wrong = {"email": target.email, "password": "not the password"}
+    for _ in range(2):  # counted in Redis
+        answer = post_form(browser, "/login", wrong)
+        assert answer.status_code == 200 and BAD_LOGIN in answer.get_data(as_text=True)
+    assert client.dbsize() > 0, "the throttle did not count in Redis"
+
+    process.kill()
+    process.wait(timeout=10)
+    figures.add("failures injected")
+    for attempt in range(ACCOUNT_LIMIT):  # the in-memory count starts afresh: at most N more
+        answer = post_form(browser, "/login", wrong)
+        assert answer.status_code == 200, (attempt, answer.status_code)
+        assert BAD_LOGIN in answer.get_data(as_text=True), attempt
+    for password in ("still wrong", factory.password):  # even the right one, as with Redis
+        answer = post_form(browser, "/login", {**wrong, "password": password})
+        assert answer.status_code == 429, (
+            f"attempt {ACCOUNT_LIMIT + 1} after Redis died got {answer.status_code}: "
+            "the throttle failed open"
+        )
+        assert 0 < int(answer.headers["Retry-After"]) <= 15 * 60
+    # Nobody else is locked out: throttling fell back, it did not shut the door.
+    signed_in = post_form(
+        Browser(server.url), "/login", {"email": bystander.email, "password": factory.password}
+    )
+    assert signed_in.status_code == 302, signed_in.status_code
+    assert "rate-limit storage unreachable" in server.output()
+    assert "Traceback" not in server.output(), server.output()
