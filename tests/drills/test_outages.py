@@ -21,18 +21,29 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from flask import request
 from sqlalchemy import text
 
 from access_control.signin import BAD_LOGIN
 from app import create_app
+from core.db import get_session, make_engine
 from tests import figures
-from tests.audit.conftest import Log
+from tests.audit.conftest import Log, only_postgres
 from tests.conftest import IN_CI, _migrate, pg_execute, test_settings
 from tests.drills.conftest import Browser, _free_port, _wait_for, post_json, server_env
 from tests.factories import Factory, make_token
-from tests.helpers import post_form, report_body
+from tests.helpers import Api, post_form, report_body
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+def _major(path: Path) -> int:
+    return int(path.parent.name) if path.parent.name.isdigit() else 0
+
+
+# Debian's server binaries (initdb, pg_ctl), the newest installed; VIGIL_TEST_PG_BIN overrides.
+PG_BIN = Path(
+    os.environ.get("VIGIL_TEST_PG_BIN")
+    or max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/nonexistent"), key=_major)
+)
 CLIENTS = 4
 
 
@@ -88,7 +99,7 @@ class Cluster:
 @pytest.fixture
 def cluster():
     if not (PG_BIN / "initdb").exists():
-        _unavailable(f"no PostgreSQL 15 binaries in {PG_BIN} for a private cluster")
+        _unavailable(f"no PostgreSQL server binaries ({PG_BIN}) for a private cluster")
     base = Path(tempfile.mkdtemp(prefix="vigil-drill-pg-"))
     as_user: list[str] = []
     if os.geteuid() == 0:  # initdb refuses root: run the cluster as the postgres user
@@ -345,3 +356,30 @@ def test_with_redis_killed_sign_in_throttling_counts_in_memory(
     assert signed_in.status_code == 302, signed_in.status_code
     assert "rate-limit storage unreachable" in server.output()
     assert "Traceback" not in server.output(), server.tail()
+
+
+# --- a connection that dies in the middle of a request -----------------------------------
+
+
+@only_postgres
+def test_a_request_whose_connection_dies_is_a_503_and_the_next_request_is_served(
+    app, client, factory, pg_admin_url
+):
+    @app.before_request
+    def _database_goes_away() -> None:  # as when PostgreSQL stops under a request
+        if request.args.get("drill") != "die":
+            return
+        pid = get_session().execute(text("SELECT pg_backend_pid()")).scalar_one()
+        pg_execute(pg_admin_url, f"SELECT pg_terminate_backend({int(pid)})")
+        make_engine("postgresql+psycopg://postgres@127.0.0.1:1/gone").connect()  # refused
+
+    factory.login(client, factory.make_user())
+    api = Api(client, make_token(app))
+    for path, kind in (("/account", "text/html"), ("/api/v1/reports/R-1", "problem+json")):
+        dying = client.get(f"{path}?drill=die", headers=api.headers())
+        figures.add("failures injected")
+        assert dying.status_code == 503, dying.get_data(as_text=True)[:300]
+        assert kind in dying.content_type and dying.headers["Retry-After"] == "5"
+        assert "Traceback" not in dying.get_data(as_text=True)
+    assert client.get("/account").status_code == 200
+    assert api.get("R-1").status_code == 404  # served again: no such report
