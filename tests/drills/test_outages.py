@@ -206,7 +206,7 @@ def test_postgresql_stopped_under_load_answers_503_and_recovers_by_itself(
 ):
     app, engine = pg_app, pg_app.extensions["vigil.engine"]
     factory, url = Factory(app), app.config["VIGIL"]["DATABASE_URL"]
-    server = start_server(server_env(app, url, tmp_path), workers=2, threads=CLIENTS)
+    server = start_server(server_env(app, url, tmp_path), workers=2)  # sync, as in production
     workers = server.workers()
     browser = Browser(server.url)
     factory.login(browser, factory.make_user())
