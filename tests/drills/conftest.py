@@ -11,8 +11,10 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -22,12 +24,28 @@ from sqlalchemy import inspect, text
 
 from core.config import SECRET_SETTINGS
 from core.db import read_only
-from tests.test_many_hosts import Browser, _free_port, _stop, _wait_for
+from tests.test_many_hosts import Browser
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 60.0
 
-__all__ = ["Browser", "Server", "_wait_for", "row_counts", "twin"]
+__all__ = ["Browser", "Server", "free_port", "row_counts", "twin", "wait_for"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(check, seconds: float, what: str):
+    """Poll `check()` until it returns something truthy; fail naming `what`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {seconds:.0f}s waiting for {what}")
 
 
 def server_env(app, database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -55,7 +73,7 @@ class Server:
     """`gunicorn --workers N --threads T 'app:create_app()'` on a free loopback port."""
 
     def __init__(self, env: dict[str, str], log_path: Path, *, workers=1, threads=1) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log_path.open("w+")
         self.process = subprocess.Popen(
@@ -92,7 +110,7 @@ class Server:
             return False
 
     def wait_up(self) -> Server:
-        _wait_for(self.up, STARTUP_SECONDS, f"gunicorn to answer /login\n{self.tail()}")
+        wait_for(self.up, STARTUP_SECONDS, f"gunicorn to answer /login\n{self.tail()}")
         return self
 
     def output(self) -> str:
@@ -109,7 +127,14 @@ class Server:
         return {int(pid) for pid in children.read_text().split()}
 
     def stop(self) -> None:
-        _stop([self.process], signal.SIGINT)
+        """gunicorn's quick shutdown (SIGINT); killed if it lingers."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
         self.log.close()
 
 
@@ -129,7 +154,8 @@ def start_server(tmp_path):
 
 
 def post_json(server: Server, path: str, body: dict, headers: dict) -> tuple[int, dict, dict]:
-    """POST JSON to the server; (status, headers, decoded body), errors included."""
+    """POST JSON to the server; (status, headers, decoded body), errors included (a body
+    that is not JSON comes back as {"raw": text}, for the assertion to show)."""
     request = urllib.request.Request(
         f"http://127.0.0.1:{server.port}{path}",
         data=json.dumps(body).encode(),
@@ -138,10 +164,17 @@ def post_json(server: Server, path: str, body: dict, headers: dict) -> tuple[int
     )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (loopback http)
-            return response.status, dict(response.headers), json.loads(response.read())
+            return response.status, dict(response.headers), _decoded(response.read())
     except urllib.error.HTTPError as error:
         with error:
-            return error.code, dict(error.headers), json.loads(error.read())
+            return error.code, dict(error.headers), _decoded(error.read())
+
+
+def _decoded(raw: bytes) -> dict:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return {"raw": raw.decode("utf-8", "replace")}
 
 
 def twin(browser: Browser) -> Browser:
@@ -182,7 +215,7 @@ def wait_paused(server: Server, point: str, seconds: float = 30.0) -> int:
                 return int(pid)
         return None
 
-    return _wait_for(paused, seconds, f"a worker to pause at {point}\n{server.tail()}")
+    return wait_for(paused, seconds, f"a worker to pause at {point}\n{server.tail()}")
 
 
 def csrf(browser: Browser, url: str) -> str:

@@ -30,7 +30,7 @@ from core.db import get_session, make_engine
 from tests import figures
 from tests.audit.conftest import Log, only_postgres
 from tests.conftest import IN_CI, _migrate, pg_execute, test_settings
-from tests.drills.conftest import Browser, _free_port, _wait_for, post_json, server_env
+from tests.drills.conftest import Browser, free_port, post_json, server_env, wait_for
 from tests.factories import Factory, make_token
 from tests.helpers import Api, post_form, report_body
 
@@ -57,7 +57,7 @@ class Cluster:
     """A throw-away PostgreSQL cluster on a free port, run as a non-root user."""
 
     def __init__(self, base: Path, as_user: list[str]) -> None:
-        self.base, self.as_user, self.port = base, as_user, _free_port()
+        self.base, self.as_user, self.port = base, as_user, free_port()
         self.data = base / "data"
         self.admin_url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
@@ -211,16 +211,16 @@ def test_postgresql_stopped_under_load_answers_503_and_recovers_by_itself(
     browser = Browser(server.url)
     factory.login(browser, factory.make_user())
     with Load(server, make_token(app), browser) as load:
-        _wait_for(lambda: len(load.references) >= 5, 60, "reports to flow")
+        wait_for(lambda: len(load.references) >= 5, 60, "reports to flow")
         cluster.stop()
         figures.add("failures injected")
         stopped = time.monotonic()
         outage_seen = {("api", 503), ("page", 503)}
-        _wait_for(lambda: load.seen_since(stopped) >= outage_seen, 30, "503s (API and page)")
+        wait_for(lambda: load.seen_since(stopped) >= outage_seen, 30, "503s (API and page)")
         cluster.start()
         restarted = time.monotonic()
         served = {("api", 201), ("page", 200)}
-        _wait_for(lambda: load.seen_since(restarted) >= served, 60, "Vigil to serve again")
+        wait_for(lambda: load.seen_since(restarted) >= served, 60, "Vigil to serve again")
         recovered = time.monotonic()
         time.sleep(1.0)
     engine.dispose()  # the in-process app's pool went through the outage too
@@ -277,7 +277,7 @@ def redis_server(tmp_path):
     binary = shutil.which("redis-server")
     if binary is None:
         _unavailable("no redis-server binary for a private Redis")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             binary,
@@ -298,7 +298,7 @@ def redis_server(tmp_path):
     import redis
 
     client = redis.Redis(port=port, socket_timeout=1)
-    _wait_for(lambda: _pings(client), 20, "the private redis-server")
+    wait_for(lambda: _pings(client), 20, "the private redis-server")
     yield process, f"redis://127.0.0.1:{port}/0", client
     if process.poll() is None:
         process.kill()
