@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -111,11 +112,12 @@ def holds_open_transaction(engine) -> bool:
         cursor.execute("PRAGMA busy_timeout=0")
         try:
             cursor.execute("BEGIN IMMEDIATE")
-        except Exception as exc:  # sqlite3.OperationalError: database is locked
+        except sqlite3.OperationalError as exc:  # database is locked
             return "locked" in str(exc)
         cursor.execute("ROLLBACK")
         return False
     finally:
+        cursor.execute("PRAGMA busy_timeout=30000")  # back to what core.db sets, for the pool
         raw.close()
 
 
