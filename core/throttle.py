@@ -29,7 +29,7 @@ class Fallback:
     """This worker's in-memory counters, used while the shared storage is down."""
 
     def __init__(self) -> None:
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.memory: RateLimiter | None = None  # made on the first outage
         self.down_until = 0.0  # monotonic time before which the shared storage is not tried
 
     def run(self, shared: RateLimiter, call: Callable[..., T], *args) -> T:
@@ -43,7 +43,9 @@ class Fallback:
                     "rate-limit storage unreachable (%s); counting in memory",
                     type(exc).__name__,
                 )
-        return call(self.limiter, *args)
+        if self.memory is None:
+            self.memory = MovingWindowRateLimiter(MemoryStorage())
+        return call(self.memory, *args)
 
 
 def _exceptions(shared: RateLimiter) -> tuple[type[BaseException], ...]:
