@@ -17,7 +17,15 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from core.sealed_text import LEGACY_AAD, LEGACY_PREFIX, open_value, row_aad, seal, store_keys
+from core.sealed_text import (
+    LEGACY_AAD,
+    LEGACY_PREFIX,
+    SealBroken,
+    open_value,
+    row_aad,
+    seal,
+    store_keys,
+)
 
 revision: str = "0014_sealed_rows"
 down_revision: str | None = "0012_keyed_log"
@@ -41,23 +49,34 @@ NEWLY_SEALED = (
 )
 
 
-def _rewrite(table: str, column: str, change) -> None:
-    """Apply change(id, stored) to every non-empty value of table.column."""
+def _rewrite(table: str, column: str, change, batch: int = 1000) -> None:
+    """Apply change(keys, table, column, id, stored) to every non-empty value, in batches."""
     bind = op.get_bind()
     t = sa.table(table, sa.column("id", sa.Integer()), sa.column(column, sa.Text()))
-    rows = bind.execute(
-        sa.select(t.c.id, t.c[column]).where(t.c[column].is_not(None), t.c[column] != "")
-    ).all()
-    if not rows:
-        return
-    keys = store_keys(bind.dialect)  # SealBroken: run through `flask --app app db upgrade`
-    bind.execute(
-        t.update().where(t.c.id == sa.bindparam("row_id")).values({column: sa.bindparam("new")}),
-        [
-            {"row_id": row_id, "new": change(keys, table, column, row_id, old)}
-            for row_id, old in rows
-        ],
-    )
+    last = 0
+    while True:
+        rows = bind.execute(
+            sa.select(t.c.id, t.c[column])
+            .where(t.c.id > last, t.c[column].is_not(None), t.c[column] != "")
+            .order_by(t.c.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        keys = store_keys(bind.dialect)  # SealBroken: run through `flask --app app db upgrade`
+        changed = []
+        for row_id, old in rows:
+            try:
+                changed.append({"row_id": row_id, "new": change(keys, table, column, row_id, old)})
+            except SealBroken as exc:  # a missing old key, or a tampered row: stop, change nothing
+                raise SealBroken(f"{table}.{column} of row {row_id}: {exc}") from exc
+        bind.execute(
+            t.update()
+            .where(t.c.id == sa.bindparam("row_id"))
+            .values({column: sa.bindparam("new")}),
+            changed,
+        )
+        last = rows[-1][0]
 
 
 def _v1_to_v2(keys, table, column, row_id, old):

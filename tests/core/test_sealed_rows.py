@@ -277,3 +277,57 @@ def test_the_migration_reseals_rows_written_the_old_way(app, client, factory):
     with Session(engine) as db:
         notes = db.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id)).all()
     assert note in [event.detail for event in notes]
+
+
+# --- key rotation ---------------------------------------------------------------------
+
+
+def test_rotate_evidence_reseals_every_sealed_column_and_the_old_key_can_go(database_url, tmp_path):
+    from app import create_app
+    from tests.conftest import test_settings
+    from tests.factories import Factory
+
+    old_key, new_key = (base64.b64encode(os.urandom(32)).decode() for _ in range(2))
+    settings = test_settings(database_url, tmp_path)
+    title, note, reason = (_marker(x) for x in ("TITLE", "NOTE", "REASON"))
+    first = create_app(settings | {"EVIDENCE_KEY": old_key})
+    try:
+        factory = Factory(first)
+        owner = factory.make_user()
+        make_conversation(first, owner, title=title)
+        case_id = make_case(first)
+        reviewer = first.test_client()
+        factory.login_as(reviewer, "reviewer:general")
+        _, claim = claim_next(reviewer)
+        page = f"/review/cases/{case_id}"
+        post_form(reviewer, f"{page}/notes", {"token": claim, "text": note}, token_from=page)
+        other = first.test_client()
+        factory.login_as(other, "reviewer:general")
+        post_form(other, f"{page}/break-glass", {"reason": reason}, token_from="/account")
+    finally:
+        first.extensions["vigil.engine"].dispose()
+
+    second = create_app(settings | {"EVIDENCE_KEY": new_key, "EVIDENCE_OLD_KEYS": old_key})
+    try:
+        result = second.test_cli_runner().invoke(args=["keys", "rotate-evidence"])
+        assert result.exit_code == 0, result.output
+        assert "resealed" in result.output
+    finally:
+        second.extensions["vigil.engine"].dispose()
+
+    third = create_app(settings | {"EVIDENCE_KEY": new_key})  # the old key destroyed
+    try:
+        factory = Factory(third)
+        client = third.test_client()
+        factory.login(client, owner)
+        assert title in client.get("/conversations").text
+        admin = third.test_client()
+        factory.login_as(admin, "admin")
+        assert reason in admin.get("/review/").text
+        from moderation.review.models import CaseEvent
+
+        with Session(third.extensions["vigil.engine"]) as db:
+            details = {e.detail for e in db.scalars(select(CaseEvent))}
+        assert note in details and WITHHELD not in details
+    finally:
+        third.extensions["vigil.engine"].dispose()
