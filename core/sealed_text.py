@@ -28,6 +28,7 @@ gets the stored form and opens it with open_for_row.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import logging
 import os
@@ -163,6 +164,7 @@ class SealedText(TypeDecorator):
 # --- the ORM side: seal before INSERT/UPDATE, open on load --------------------------
 
 
+@functools.cache
 def _sealed_columns(mapper: Mapper) -> tuple[tuple[str, str], ...]:
     """(attribute, column name) of every SealedText column of this mapper."""
     return tuple(

@@ -10,6 +10,7 @@ import os
 import uuid
 
 import pyotp
+from alembic.script import ScriptDirectory
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import MetaData, select, text
 from sqlmodel import Session
@@ -19,8 +20,6 @@ from core.sealed_text import WITHHELD, store_keys
 from tests import figures
 from tests.factories import make_case, make_conversation, make_token
 from tests.helpers import claim_next, post_form
-
-HEAD_BEFORE = "0012_keyed_log"  # the revision 0014_sealed_rows revises
 
 
 def _sql(app, statement: str, **params) -> list:
@@ -223,7 +222,8 @@ def test_the_migration_reseals_rows_written_the_old_way(app, client, factory):
     owner = factory.make_user()
     conversation = make_conversation(app, owner, texts=("placeholder",), title="")
     (message_id,) = _message_ids(app, conversation.id)
-    migrate.downgrade(engine, HEAD_BEFORE)
+    scripts = ScriptDirectory.from_config(migrate.alembic_config(engine))
+    migrate.downgrade(engine, scripts.get_revision("0014_sealed_rows").down_revision)
 
     # Rows as the previous release wrote them: v1 seals, plaintext metadata.
     _sql(app, 'UPDATE "user" SET totp_secret = :v WHERE id = :u', v=_seal_v1(app, seed), u=staff.id)
