@@ -2,7 +2,7 @@
 case-event notes sealed too
 
 Revision ID: 0014_sealed_rows
-Revises: 0012_keyed_log
+Revises: 0013_scale_indexes
 
 Every sealed value ("v1", one fixed associated data) is re-sealed as "v2", bound to its
 table, column and primary key (core.sealed_text.row_aad); the four plaintext columns are
@@ -28,7 +28,7 @@ from core.sealed_text import (
 )
 
 revision: str = "0014_sealed_rows"
-down_revision: str | None = "0012_keyed_log"
+down_revision: str | None = "0013_scale_indexes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
