@@ -23,6 +23,7 @@ from access_control.policy import PolicyError, current_version, offered_roles, r
 from core.config import setting
 from core.db import get_session
 from core.timeutil import utcnow
+from core.web import MAX_ID
 
 admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -326,7 +327,8 @@ def events():
     query = select(AdminEvent).order_by(col(AdminEvent.id).desc()).limit(EVENTS_PAGE)
     if before:
         if before.isdigit() and len(before) <= 18:
-            query = query.where(col(AdminEvent.id) < int(before))
+            # Ids stop at MAX_ID (PostgreSQL integer): a larger cursor is "from the newest".
+            query = query.where(col(AdminEvent.id) <= min(int(before) - 1, MAX_ID))
         else:
             errors.append("That page link is not valid.")
     rows = [] if errors else get_session().exec(query.where(*conditions)).all()

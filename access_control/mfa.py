@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from access_control.journal import EventType, record_event
 from access_control.models import RecoveryCode, User
+from core.sealed_text import is_withheld
 from core.timeutil import utcnow
 
 ISSUER = "Vigil"
@@ -40,7 +41,7 @@ def qr_data_uri(uri: str) -> str:
 def _matching_step(secret: str, code: str, now: float | None = None) -> int | None:
     """The time step (±1 for clock drift) whose code matches, or None."""
     code = code.strip().replace(" ", "")
-    if not (code.isdigit() and len(code) == 6):
+    if is_withheld(secret) or not (code.isdigit() and len(code) == 6):
         return None
     totp = pyotp.TOTP(secret)
     current = int((now or time.time()) // STEP_SECONDS)

@@ -13,7 +13,9 @@ from audit.checkpoints import latest_signed, parse_time
 from audit.models import AccessEntry, AccessNote, VerificationRun, VerifyRequest
 from audit.names import case_ids
 from audit.reasons import AccessAction, Decision, ReasonCode
+from core.db import COUNT_CAP
 from core.timeutil import as_utc
+from core.web import bounded_int
 
 PAGE_SIZE = 50
 _TEXT_LIMIT = 120
@@ -67,8 +69,8 @@ def apply_filter(query: Select, log_filter: LogFilter, session: Session | None =
     """Add the filter's conditions to a query over access_entry; raise FilterError. With a
     session, a case filter also matches by the reference staff see (audit.names)."""
     f, entry = log_filter, AccessEntry
-    if f.actor.isdigit():
-        query = query.where(entry.actor_id == int(f.actor))
+    if f.actor.isdigit():  # an id past what the column holds matches nobody (not a 500)
+        query = query.where(entry.actor_id == bounded_int(f.actor))
     elif f.actor:
         query = query.where(func.lower(entry.actor_label).contains(f.actor.lower()))
     if f.case:
@@ -120,11 +122,24 @@ def iter_filtered(session: Session, *, log_filter: LogFilter) -> Iterator[tuple]
         yield tuple(row)
 
 
+COUNTS_WINDOW = COUNT_CAP  # the counts table covers at most the newest this many matches
+
+
 def counts(session: Session, *, log_filter: LogFilter) -> list[tuple[str, str, str, int]]:
-    """(action, decision, reason, count) over the filtered entries."""
+    """(action, decision, reason, count) over the newest COUNTS_WINDOW filtered entries.
+
+    Bounded so that the page costs the same on a log of millions: a count over the whole
+    log is `audit verify`'s job (or an export's), not a page's."""
     keys = (AccessEntry.action, AccessEntry.decision, AccessEntry.reason_code)
-    query = apply_filter(select(*keys, func.count()), log_filter, session).group_by(*keys)
-    return [tuple(row) for row in session.execute(query.order_by(func.count().desc()))]
+    window = (
+        apply_filter(select(*keys), log_filter, session)
+        .order_by(AccessEntry.seq.desc())
+        .limit(COUNTS_WINDOW)
+        .subquery()
+    )
+    columns = (window.c.action, window.c.decision, window.c.reason_code)
+    query = select(*columns, func.count()).group_by(*columns).order_by(func.count().desc())
+    return [tuple(row) for row in session.execute(query)]
 
 
 def actor_overview(session: Session, *, actor_id: int) -> dict:

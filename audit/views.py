@@ -77,6 +77,7 @@ def _page(template: str, log_filter: search.LogFilter, **context):
         template,
         rows=rows,
         totals=totals,
+        counts_window=search.COUNTS_WINDOW,
         error=None,
         filters=log_filter,
         next_url=next_url,

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.http_load import ROOT, gunicorn, measure, measure_calls, request
-from bench.report import ratio, write_section
+from bench.report import PG_ADMIN, figure, ratio, write_section
 
 UNLIMITED = {
     "VIGIL_REPORT_LIMIT_PER_REPORTER": "100000000 per hour",
@@ -240,6 +240,8 @@ def run(seconds: float, existing: int, postgres: str | None) -> str:
     if postgres:
         with tempfile.TemporaryDirectory() as tmp, _postgres_database(postgres) as url:
             results["PostgreSQL"] = measure_backend(url, tmp, seconds, existing)
+    for label, r in results.items():
+        figure(f"intake {label}", r["empty"] / r["bare"])
     lines = [
         "## Report intake through the API vs bare route (issue 3)",
         "",
@@ -270,8 +272,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2 s per row")
     parser.add_argument(
         "--postgres",
-        default=os.environ.get("VIGIL_BENCH_POSTGRES_URL"),
-        help="admin URL of a PostgreSQL server to measure as well (a database is created)",
+        default=PG_ADMIN,
+        help="admin URL of a PostgreSQL server to measure as well ('' for none)",
     )
     args = parser.parse_args()
     section = run(2.0 if args.quick else args.seconds, args.cases, args.postgres)

@@ -49,6 +49,7 @@ def texts(rng: random.Random, n: int) -> list[str]:
 def _populate(app, conversations: int) -> None:
     from sqlalchemy import insert
 
+    from core.sealed_text import seal_for_row
     from core.timeutil import utcnow
     from privacy.models import Conversation, Message, OwnerPrivacy, Plan, Product, Role
 
@@ -96,11 +97,18 @@ def _populate(app, conversations: int) -> None:
                 insert(Message),
                 [
                     {
+                        "id": (mid := (cid - 1) * MESSAGES_PER_CONVERSATION + p + 1),
                         "conversation_id": cid,
                         "position": p,
                         "external_id": f"m{p}",
                         "role": Role.USER if p % 2 == 0 else Role.ASSISTANT,
-                        "text": corpus[(cid * 4 + p) % len(corpus)],
+                        "text": seal_for_row(
+                            conn.dialect,
+                            "message",
+                            "text",
+                            mid,
+                            corpus[(cid * 4 + p) % len(corpus)],
+                        ),
                         "created_at": now,
                     }
                     for cid in ids

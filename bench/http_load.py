@@ -120,3 +120,28 @@ def measure(
         clients=clients,
         expect=expect,
     )
+
+
+def sign_in_cookie(port: int, email: str, password: str, totp_secret: str | None = None) -> str:
+    """Sign in through the real forms (password, then TOTP when asked); the Cookie header."""
+    import http.cookiejar
+    import re
+    import urllib.parse
+    import urllib.request
+
+    import pyotp
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    base = f"http://127.0.0.1:{port}"
+
+    def post(path: str, data: dict) -> str:
+        html = opener.open(base + path).read().decode()
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+        body = urllib.parse.urlencode({"csrf_token": token, **data}).encode()
+        return opener.open(base + path, body).geturl()
+
+    landed = post("/login", {"email": email, "password": password})
+    if totp_secret is not None and "/login/mfa" in landed:
+        post("/login/mfa", {"code": pyotp.TOTP(totp_secret).now()})
+    return "; ".join(f"{c.name}={c.value}" for c in jar)

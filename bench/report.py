@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+# The PostgreSQL server benchmarks create their databases on (dropped afterwards).
+PG_ADMIN = os.environ.get(
+    "VIGIL_BENCH_POSTGRES_URL",
+    os.environ.get(
+        "VIGIL_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    ),
+)
 BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 HEADER = (
     "# Vigil benchmarks\n\n"
@@ -41,3 +49,12 @@ def write_section(name: str, body: str) -> None:
 def ratio(value: float, baseline: float) -> str:
     """value/baseline as text, e.g. '0.42x'."""
     return f"{value / baseline:.2f}x" if baseline else "n/a"
+
+
+# Figures a run measured, for the goals table (`bench/__main__.py` writes it last).
+FIGURES: dict[str, float] = {}
+
+
+def figure(name: str, value: float) -> None:
+    """Remember one measured figure of this run under `name`."""
+    FIGURES[name] = value

@@ -93,6 +93,10 @@ DEFAULTS: dict[str, Any] = {
     "QA_SAMPLE_HOURS": 8,  # how long a QA reviewer may open the cases they drew
     "ENROL_LINK_HOURS": 24,  # lifetime of a one-time enrolment or reset link
     "ROLE_REQUEST_HOURS": 72,  # a role request nobody approved expires after this
+    # Crash drills only: "decision:<file>" holds a request at that named point (inside its
+    # transaction) while the file exists, so a test can kill the worker there (core.faults);
+    # production refuses to start with it.
+    "PAUSE_AT": "",
 }
 
 SECRET_SETTINGS = ("SECRET_KEY", "EVIDENCE_KEY", "AUDIT_SIGNING_KEY", "AUDIT_MAC_KEY")
@@ -144,6 +148,8 @@ def check_production(settings: Mapping[str, Any]) -> None:
         raise ConfigError(
             "production refuses to start with debug on (unset VIGIL_DEBUG/FLASK_DEBUG)"
         )
+    if settings["PAUSE_AT"]:
+        raise ConfigError("production refuses to start with VIGIL_PAUSE_AT (a crash-drill hook)")
     missing = [f"VIGIL_{name}" for name in SECRET_SETTINGS if not settings[name]]
     if not settings["DATABASE_URL"]:
         missing.append("VIGIL_DATABASE_URL")

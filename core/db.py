@@ -8,7 +8,12 @@ from contextlib import contextmanager
 from flask import current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
+
+# Counts a page shows stop here ("1,000+"): a count reads at most this many index entries,
+# so a page costs the same at a thousand rows and at a million.
+COUNT_CAP = 1_000
 
 
 def make_engine(url: str) -> Engine:
@@ -69,9 +74,16 @@ def get_session() -> Session:
 def close_session(_exc: BaseException | None = None) -> None:
     """Roll back anything uncommitted and close the request's session."""
     session = g.pop("db_session", None)
-    if session is not None:
+    if session is None:
+        return
+    try:
         session.rollback()
         session.close()
+    except DBAPIError:
+        # The connection died under the request (the database stopped or restarted): the
+        # server already dropped the transaction. Throw the connection away; the pool's
+        # pre-ping hands the next request a fresh one.
+        session.invalidate()
 
 
 @contextmanager

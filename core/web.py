@@ -22,9 +22,12 @@ from flask import (
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup, escape
-from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, ServiceUnavailable
 from werkzeug.routing import IntegerConverter
 
+from core.db import COUNT_CAP
 from core.timeutil import as_utc
 
 CSP = (
@@ -125,6 +128,23 @@ def _handle_unexpected(exc: Exception):
     return _handle_http(InternalServerError())
 
 
+DATABASE_RETRY_SECONDS = 5
+
+
+def _handle_database_down(exc: Exception):
+    """The database cannot be reached (stopped, restarting, pool exhausted): 503 with
+    Retry-After, one log line and no trace. The transaction never committed, so nothing was
+    half-written; the pool's pre-ping replaces the dead connections once it is back."""
+    current_app.logger.error(
+        "database unavailable (request %s): %s",
+        getattr(g, "request_id", "?"),
+        str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
+    )
+    if "_login_user" not in g:  # draw the page's header without asking the database
+        g._login_user = current_app.login_manager.anonymous_user()
+    return _handle_http(ServiceUnavailable(retry_after=DATABASE_RETRY_SECONDS))
+
+
 def _start_request() -> None:
     g.request_id = secrets.token_hex(8)
 
@@ -188,7 +208,7 @@ def init_web(app: Flask) -> None:
 
     app.jinja_env.filters["visible"] = visible_text  # every piece of conversation text
     app.jinja_env.filters["hidden_count"] = hidden_characters
-    app.jinja_env.filters["capped"] = lambda n, cap=10_000: f"{cap:,}+" if n > cap else f"{n:,}"
+    app.jinja_env.filters["capped"] = lambda n, cap=COUNT_CAP: f"{cap:,}+" if n > cap else f"{n:,}"
     app.jinja_env.filters["code_spans"] = code_spans
     app.jinja_env.filters["local"] = local_time
     app.jinja_env.filters["utc"] = lambda value: as_utc(value) if value else value
@@ -197,5 +217,7 @@ def init_web(app: Flask) -> None:
     app.before_request(_refuse_nul)
     app.after_request(_secure_headers)
     app.register_error_handler(CSRFError, _handle_csrf)
+    app.register_error_handler(OperationalError, _handle_database_down)
+    app.register_error_handler(PoolTimeout, _handle_database_down)
     app.register_error_handler(HTTPException, _handle_http)
     app.register_error_handler(Exception, _handle_unexpected)

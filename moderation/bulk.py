@@ -5,18 +5,23 @@ Fills a database with real, consistent rows at the size of a large platform: acc
 with its own wrapped data key and sealed evidence that opens on the case page), reports
 filed by those accounts, the training exclusion every reported conversation must have,
 and a hash-chained, MAC'd access log that continues the existing chain and verifies.
-Rows are written with COPY on PostgreSQL and executemany on SQLite, in chunks inside one
-transaction: an interrupted run leaves nothing behind. Text is harmless placeholders.
+
+Speed: worker processes make the rows chunk by chunk, ready to write (COPY text on
+PostgreSQL, driver tuples on SQLite), including the AES-GCM work and the entries' leaf
+hashes; the main process only chains the entries (the one sequential step), adds their
+MACs and writes, all in one transaction: an interrupted run leaves nothing behind.
+Text is harmless placeholders.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import islice
 from types import SimpleNamespace
 
 from pydantic_core import PydanticUndefined
@@ -33,13 +38,21 @@ from audit.tlog.canonical import GENESIS, chain_hash, leaf_hash
 from core.keys import KeyRing
 from moderation.intake.evidence import canonical_bytes, evidence_keys, snapshot
 from moderation.intake.models import Case, CaseKey, EvidenceVersion, Report
-from moderation.intake.sealing import case_context, content_hash, evidence_aad, seal, wrap
+from moderation.intake.sealing import (
+    MasterKey,
+    case_context,
+    content_hash,
+    evidence_aad,
+    seal,
+    wrap,
+)
 from privacy.models import Conversation, TrainingExclusion
 
-CHUNK = 20_000
+CHUNK = 10_000
 STAFF_EVERY = 20  # one account in twenty holds a staff role
 STAFF_ROLES = ("reviewer:general", "reviewer:general", "qa", "auditor")
 PASSWORD = "bulk seeded account 1"  # noqa: S105  (printed; every seeded account shares it)
+HASH_COLUMNS = ("prev_hash", "leaf_hash", "entry_hash", "entry_mac")
 # The progress reporter: called with a label and a total, returns a context manager whose
 # value has update(n) (click.progressbar fits).
 Progress = Callable[[str, int], AbstractContextManager]
@@ -55,26 +68,155 @@ class Seeded:
     first_case_id: int
 
 
-def _chunks(rows: Iterable, size: int = CHUNK) -> Iterator[list]:
-    it = iter(rows)
-    while chunk := list(islice(it, size)):
-        yield chunk
+@dataclass(frozen=True)
+class _Plan:
+    """Everything a worker needs to make any row by its index (picklable, no secrets
+    beyond the evidence master key the workers wrap with)."""
+
+    now: datetime
+    tag: str
+    u0: int
+    c0: int
+    e0: int
+    r0: int
+    users: int
+    cases: int
+    password_hash: str
+    master: MasterKey
+    plaintext: bytes
+    digest: str
+    actors: tuple[int | None, ...]
+    seq0: int
+    entry_start: datetime
+    entry_step: timedelta
+    pg: bool
+
+    def owner(self, i: int) -> int | None:
+        return self.u0 + (i * 7919) % self.users if self.users else None
+
+    def reported_at(self, i: int) -> datetime:
+        return self.now - timedelta(seconds=i * 3 % 2_592_000)
 
 
-def _next_id(conn: Connection, table: Table, column: str = "id") -> int:
-    return (conn.execute(select(func.max(table.c[column]))).scalar() or 0) + 1
+def _account(plan: _Plan, i: int) -> dict:
+    return {
+        "id": plan.u0 + i,
+        "email": f"bulk-{plan.tag}-{i}@example.test",
+        "display_name": f"Bulk account {i}",
+        "password_hash": plan.password_hash,
+        "session_token": secrets.token_urlsafe(24),
+        "created_at": plan.now,
+    }
 
 
-def _defaults(table: Table) -> dict:
-    """The scalar defaults the model declares for `table` (COPY and Core apply none)."""
-    model = _MODELS[table.name]
-    out = {}
-    for name, field in model.model_fields.items():
-        if name in table.c and field.default is not PydanticUndefined:
-            if field.default is None and table.c[name].primary_key:
-                continue  # the database numbers it
-            out[name] = getattr(field.default, "value", field.default)  # enums as values
-    return out
+def _conversation(plan: _Plan, i: int) -> dict:
+    return {
+        "id": plan.c0 + i,
+        "public_ref": f"bk{plan.tag}{i:010d}",
+        "external_id": f"bulk-{plan.tag}-{i}",
+        "owner_id": plan.owner(i),
+        "model_id": "bulk-model",
+        "product": "chat",
+        "title": "",
+        "created_at": plan.now,
+        "updated_at": plan.now,
+    }
+
+
+def _case(plan: _Plan, i: int) -> dict:
+    reported, closed = plan.reported_at(i), i % 4 == 0
+    return {
+        "id": plan.c0 + i,
+        "ref": f"VC-B{plan.tag}{i:08d}",
+        "conversation_id": plan.c0 + i,
+        "state": "closed" if closed else "open",
+        "queue": "general",
+        "category": "scam_fraud",
+        "severity": 2,
+        "report_count": 1,
+        "distinct_reporters": 1,
+        "channels": "web",
+        "source_types": "user_notice",
+        "priority": 200 + i % 300,
+        "evidence_version": 1,
+        "first_reported_at": reported,
+        "last_reported_at": reported,
+        "sla_due_at": reported + timedelta(hours=24),
+        "created_at": reported,
+        "closed_at": reported + timedelta(hours=1) if closed else None,
+    }
+
+
+def _case_key(plan: _Plan, i: int, data_key: bytes) -> dict:
+    case_id = plan.c0 + i
+    return {
+        "case_id": case_id,
+        "wrapped": wrap(plan.master, data_key, context=case_context(case_id)),
+        "key_id": plan.master.key_id,
+        "created_at": plan.now,
+    }
+
+
+def _evidence(plan: _Plan, i: int, data_key: bytes) -> dict:
+    case_id = plan.c0 + i
+    return {
+        "id": plan.e0 + i,
+        "case_id": case_id,
+        "version": 1,
+        "content_hash": plan.digest,
+        "message_count": 6,
+        "sealed": seal(data_key, plan.plaintext, aad=evidence_aad(case_id, 1)),
+        "created_at": plan.now,
+    }
+
+
+def _report(plan: _Plan, i: int) -> dict:
+    reporter = plan.owner(i + 1)
+    return {
+        "id": plan.r0 + i,
+        "ref": f"VR-B{plan.tag}{i:08d}",
+        "case_id": plan.c0 + i,
+        "conversation_id": plan.c0 + i,
+        "evidence_version_id": plan.e0 + i,
+        "channel": "web",
+        "source_type": "user_notice",
+        "category": "scam_fraud",
+        "message_ids": '["m3"]',
+        "reporter_key": f"user:{reporter}" if reporter else f"bulk:{i}",
+        "reporter_user_id": reporter,
+        "status": "received",
+        "created_at": plan.reported_at(i),
+    }
+
+
+def _exclusion(plan: _Plan, i: int) -> dict:
+    return {"conversation_id": plan.c0 + i, "reason": "reported"}
+
+
+def _entry(plan: _Plan, i: int) -> dict:
+    """An entry's fields (no hashes): looks by staff at seeded cases, one in 50 refused."""
+    actor = plan.actors[i % len(plan.actors)]
+    case = str(plan.c0 + (i * 104_729) % plan.cases) if plan.cases else ""
+    denied = i % 50 == 0
+    return {
+        "format": ENTRY_FORMAT,
+        "seq": plan.seq0 + i,
+        "occurred_at": plan.entry_start + plan.entry_step * i,
+        "actor_id": actor,
+        "actor_label": f"Bulk account {actor} <bulk@example.test>",
+        "action": "open",
+        "decision": "denied" if denied else "allowed",
+        "reason_code": "" if denied else "ASSIGNED_REVIEW",
+        "case_id": case,
+        "conversation_id": case,
+        "evidence_version": None if denied else 1,
+        "request_id": f"bulk-{i}",
+        "client_address": "127.0.0.1",
+        "note_commitment": "",
+        "queue": "general",
+        "message": None,
+        "grant_id": "",
+    }
 
 
 _MODELS = {
@@ -91,43 +233,142 @@ _MODELS = {
         AccessEntry,
     )
 }
+# table -> row maker (`_sealed` makes case_key and evidence_version rows together)
+_MAKERS = {
+    "user": _account,
+    "conversation": _conversation,
+    "moderation_case": _case,
+    "report": _report,
+    "training_exclusion": _exclusion,
+    "access_entry": _entry,
+}
+
+
+def _defaults(table_name: str) -> dict:
+    """The scalar defaults the model declares (COPY and a driver insert apply none)."""
+    model, table = _MODELS[table_name], _MODELS[table_name].__table__
+    out = {}
+    for name, field in model.model_fields.items():
+        if name in table.c and field.default is not PydanticUndefined:
+            if field.default is None and table.c[name].primary_key:
+                continue  # the database numbers it
+            out[name] = getattr(field.default, "value", field.default)  # enums as values
+    return out
+
+
+def _columns(table_name: str, plan: _Plan) -> list[str]:
+    """The columns written, in order (an entry's hash columns come last)."""
+    sample = _maker_row(table_name, plan, 0)
+    names = list({**_defaults(table_name), **sample})
+    if table_name != "access_entry":
+        return names
+    return [n for n in names if n not in HASH_COLUMNS] + list(HASH_COLUMNS)
+
+
+def _maker_row(table_name: str, plan: _Plan, i: int) -> dict:
+    if table_name == "case_key":
+        return _case_key(plan, i, bytes(32))
+    if table_name == "evidence_version":
+        return _evidence(plan, i, bytes(32))
+    return _MAKERS[table_name](plan, i)
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value) -> str:
+    """One value in PostgreSQL's COPY text format."""
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "t" if value else "f"
+    if isinstance(value, bytes):
+        return "\\\\x" + value.hex()
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, int):
+        return str(value)
+    value = str(getattr(value, "value", value))
+    return value.translate(_COPY_ESCAPES)
+
+
+def _sqlite_value(value):
+    """One value as SQLAlchemy stores it on SQLite (UTC wall-clock text, ints for bools)."""
+    if isinstance(value, datetime):
+        value = value.astimezone(UTC) if value.tzinfo else value
+        return f"{value:%Y-%m-%d %H:%M:%S}.{value.microsecond:06d}"
+    if value is True or value is False:
+        return int(value)
+    return getattr(value, "value", value)
+
+
+_DEFAULTS: dict[str, dict] = {}
+
+
+def _work(task: tuple) -> tuple:
+    """A worker's chunk: (table, plan, columns, start, stop) -> encoded rows (+ leaf hashes)."""
+    table_name, plan, names, start, stop = task
+    indices = range(start, stop)
+    if table_name == "sealed":
+        keys, evidence = [], []
+        key_defaults = _DEFAULTS.setdefault("case_key", _defaults("case_key"))
+        evidence_defaults = _DEFAULTS.setdefault("evidence_version", _defaults("evidence_version"))
+        for i in indices:
+            data_key = secrets.token_bytes(32)
+            keys.append({**key_defaults, **_case_key(plan, i, data_key)})
+            evidence.append({**evidence_defaults, **_evidence(plan, i, data_key)})
+        key_names, evidence_names = names
+        return (_rows(plan, key_names, keys), _rows(plan, evidence_names, evidence))
+    defaults = _DEFAULTS.setdefault(table_name, _defaults(table_name))
+    rows = [{**defaults, **_MAKERS[table_name](plan, i)} for i in indices]
+    if table_name != "access_entry":
+        return (_rows(plan, names, rows),)
+    for row in rows:
+        row.pop("entry_mac", None)  # the main process adds the hashes and the MAC
+    leaves = [leaf_hash(entry_fields(SimpleNamespace(**row))) for row in rows]
+    return (_rows(plan, names[: -len(HASH_COLUMNS)], rows), leaves)
+
+
+def _rows(plan: _Plan, names: list[str], rows: list[dict]) -> list:
+    if plan.pg:
+        return ["\t".join(_copy_value(row.get(n)) for n in names) for row in rows]
+    return [tuple(_sqlite_value(row.get(n)) for n in names) for row in rows]
 
 
 class _Writer:
-    """Writes row dicts to a table: COPY on PostgreSQL, executemany on SQLite."""
+    """Writes encoded rows on the transaction's own driver connection."""
 
-    def __init__(self, conn: Connection, progress: Progress) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.pg = conn.dialect.name == "postgresql"
-        self.progress = progress
+        self.quote = conn.dialect.identifier_preparer.quote
 
-    def write(self, label: str, table: Table, total: int, rows: Iterable[dict]) -> None:
-        with self.progress(label, total) as bar:
-            defaults = _defaults(table)
-            for chunk in _chunks(rows):
-                chunk = [{**defaults, **row} for row in chunk]
-                if self.pg:
-                    self._copy(table, chunk)
-                else:
-                    self.conn.execute(table.insert(), chunk)
-                bar.update(len(chunk))
-
-    def _copy(self, table: Table, chunk: list[dict]) -> None:
-        names = list(chunk[0])
-        quote = self.conn.dialect.identifier_preparer.quote
-        sql = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
-        with self.conn.connection.driver_connection.cursor() as cursor, cursor.copy(sql) as copy:
-            for row in chunk:
-                copy.write_row([row[n] for n in names])
+    def write(self, table_name: str, names: list[str], rows: list) -> None:
+        if not rows:
+            return
+        columns = ", ".join(self.quote(n) for n in names)
+        driver = self.conn.connection.driver_connection
+        if self.pg:
+            sql = f"COPY {self.quote(table_name)} ({columns}) FROM STDIN"
+            with driver.cursor() as cursor, cursor.copy(sql) as copy:
+                copy.write("\n".join(rows) + "\n")
+        else:
+            marks = ", ".join("?" * len(names))
+            sql = f"INSERT INTO {self.quote(table_name)} ({columns}) VALUES ({marks})"  # noqa: S608  (names from the models)  # nosec B608
+            driver.executemany(sql, rows)
 
     def reset_sequences(self, *tables: Table) -> None:
         if not self.pg:
             return  # SQLite continues after the largest rowid by itself
-        quote = self.conn.dialect.identifier_preparer.quote  # the argument is an identifier
-        for table in tables:
-            sequence = func.pg_get_serial_sequence(quote(table.name), "id")
+        for table in tables:  # the name is an identifier: quoted, and sent as a parameter
+            sequence = func.pg_get_serial_sequence(self.quote(table.name), "id")
             largest = select(func.max(table.c.id)).scalar_subquery()
             self.conn.execute(select(func.setval(sequence, largest)))
+
+
+def _tasks(table_name: str, plan: _Plan, names, total: int) -> Iterator[tuple]:
+    for start in range(0, total, CHUNK):
+        yield (table_name, plan, names, start, min(total, start + CHUNK))
 
 
 def _evidence_plaintext() -> bytes:
@@ -147,6 +388,28 @@ def _evidence_plaintext() -> bytes:
     return canonical_bytes(document)
 
 
+def _next_id(conn: Connection, table: Table, column: str = "id") -> int:
+    return (conn.execute(select(func.max(table.c[column]))).scalar() or 0) + 1
+
+
+def _log_head(
+    conn: Connection, now: datetime, entries: int
+) -> tuple[int, bytes, datetime, timedelta]:
+    table = AccessEntry.__table__
+    head = conn.execute(
+        select(table.c.seq, table.c.entry_hash, table.c.occurred_at)
+        .order_by(table.c.seq.desc())
+        .limit(1)
+    ).first()
+    seq, prev = (0, GENESIS) if head is None else (head[0] + 1, bytes(head[1]))
+    start = now - timedelta(days=30)  # seeded looks spread over the last 30 days
+    if head is not None:
+        last = head[2] if head[2].tzinfo else head[2].replace(tzinfo=UTC)
+        start = max(start, last)  # times follow the sequence
+    step = max((now - start) / max(entries, 1), timedelta(microseconds=1))
+    return seq, prev, start, step
+
+
 def seed_bulk(
     engine: Engine,
     *,
@@ -156,237 +419,99 @@ def seed_bulk(
     entries: int,
     progress: Progress,
     now: datetime | None = None,
+    workers: int | None = None,
 ) -> Seeded:
     """Add `users` accounts, `cases` reported cases and `entries` access-log entries."""
     now = now or datetime.now(UTC)
-    keys = evidence_keys(ring)
-    password_hash = hash_password(PASSWORD)
     plaintext = _evidence_plaintext()
-    digest = content_hash(plaintext)
-    user_t, rule_t = User.__table__, PolicyRule.__table__
-    conv_t, case_t, key_t = Conversation.__table__, Case.__table__, CaseKey.__table__
-    evidence_t, report_t = EvidenceVersion.__table__, Report.__table__
-    exclusion_t = TrainingExclusion.__table__
     with engine.begin() as conn:
-        writer = _Writer(conn, progress)
+        writer = _Writer(conn)
         if writer.pg:  # the same lock every append takes: the chain continues from its head
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPEND_LOCK_KEY})
-        u0 = _next_id(conn, user_t)
-        c0 = max(_next_id(conn, conv_t), _next_id(conn, case_t))
-        e0, r0 = _next_id(conn, evidence_t), _next_id(conn, report_t)
-        tag = secrets.token_hex(2)  # refs stay unique across runs: 16 characters at most
-
-        writer.write(
-            "accounts",
-            user_t,
-            users,
-            (
-                {
-                    "id": u0 + i,
-                    "email": f"bulk-{tag}-{i}@example.test",
-                    "display_name": f"Bulk account {i}",
-                    "password_hash": password_hash,
-                    "session_token": secrets.token_urlsafe(24),
-                    "created_at": now,
-                }
-                for i in range(users)
-            ),
+        u0 = _next_id(conn, User.__table__)
+        staff = tuple(u0 + i for i in range(0, users, STAFF_EVERY))
+        seq0, prev, entry_start, entry_step = _log_head(conn, now, entries)
+        plan = _Plan(
+            now=now,
+            tag=secrets.token_hex(2),  # refs stay unique across runs: 16 characters at most
+            u0=u0,
+            c0=max(_next_id(conn, Conversation.__table__), _next_id(conn, Case.__table__)),
+            e0=_next_id(conn, EvidenceVersion.__table__),
+            r0=_next_id(conn, Report.__table__),
+            users=users,
+            cases=cases,
+            password_hash=hash_password(PASSWORD),
+            master=evidence_keys(ring).current,
+            plaintext=plaintext,
+            digest=content_hash(plaintext),
+            actors=staff or (None,),
+            seq0=seq0,
+            entry_start=entry_start,
+            entry_step=entry_step,
+            pg=writer.pg,
         )
-        staff = [u0 + i for i in range(0, users, STAFF_EVERY)]
-        writer.write(
-            "staff roles",
-            rule_t,
-            len(staff),
-            (
-                {"ptype": "g", "v0": f"user:{uid}", "v1": STAFF_ROLES[n % len(STAFF_ROLES)]}
-                for n, uid in enumerate(staff)
-            ),
+        context = multiprocessing.get_context("fork")
+        with context.Pool(workers or os.cpu_count() or 1) as pool:
+
+            def run(label: str, table_name: str, total: int) -> None:
+                names = _columns(table_name, plan)
+                with progress(label, total) as bar:
+                    for (rows,) in pool.imap(_work, _tasks(table_name, plan, names, total)):
+                        writer.write(table_name, names, rows)
+                        bar.update(len(rows))
+
+            run("accounts", "user", users)
+            _grant_staff(conn, writer, staff)
+            run("conversations", "conversation", cases)
+            run("cases", "moderation_case", cases)
+            names = (_columns("case_key", plan), _columns("evidence_version", plan))
+            with progress("data keys and sealed evidence", cases) as bar:
+                for keys, evidence in pool.imap(_work, _tasks("sealed", plan, names, cases)):
+                    writer.write("case_key", names[0], keys)
+                    writer.write("evidence_version", names[1], evidence)
+                    bar.update(len(keys))
+            run("reports", "report", cases)
+            run("training exclusions", "training_exclusion", cases)
+            _write_entries(pool, writer, plan, ring.entry_mac, prev, entries, progress)
+        writer.reset_sequences(
+            User.__table__,
+            PolicyRule.__table__,
+            Conversation.__table__,
+            Case.__table__,
+            EvidenceVersion.__table__,
+            Report.__table__,
         )
-
-        with Session(bind=conn) as session:  # one journal event, and every process reloads
-            note_bulk_grants(session, count=len(staff), reason="seed-bulk (scale data)")
-            session.flush()
-
-        def owner(i: int) -> int | None:
-            return u0 + (i * 7919) % users if users else None
-
-        writer.write(
-            "conversations",
-            conv_t,
-            cases,
-            (
-                {
-                    "id": c0 + i,
-                    "public_ref": f"bk{tag}{i:010d}",
-                    "external_id": f"bulk-{tag}-{i}",
-                    "owner_id": owner(i),
-                    "model_id": "bulk-model",
-                    "product": "chat",
-                    "title": "",
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i in range(cases)
-            ),
-        )
-
-        def case_row(i: int) -> dict:
-            reported = now - timedelta(seconds=i * 3 % 2_592_000)
-            closed = i % 4 == 0
-            return {
-                "id": c0 + i,
-                "ref": f"VC-B{tag}{i:08d}",
-                "conversation_id": c0 + i,
-                "state": "closed" if closed else "open",
-                "queue": "general",
-                "category": "scam_fraud",
-                "severity": 2,
-                "report_count": 1,
-                "distinct_reporters": 1,
-                "channels": "web",
-                "source_types": "user_notice",
-                "priority": 200 + i % 300,
-                "evidence_version": 1,
-                "first_reported_at": reported,
-                "last_reported_at": reported,
-                "sla_due_at": reported + timedelta(hours=24),
-                "created_at": reported,
-                "closed_at": reported + timedelta(hours=1) if closed else None,
-            }
-
-        writer.write("cases", case_t, cases, (case_row(i) for i in range(cases)))
-
-        def sealed(i: int) -> tuple[dict, dict]:
-            case_id, data_key = c0 + i, secrets.token_bytes(32)
-            key_row = {
-                "case_id": case_id,
-                "wrapped": wrap(keys.current, data_key, context=case_context(case_id)),
-                "key_id": keys.current.key_id,
-                "created_at": now,
-            }
-            evidence_row = {
-                "id": e0 + i,
-                "case_id": case_id,
-                "version": 1,
-                "content_hash": digest,
-                "message_count": 6,
-                "sealed": seal(data_key, plaintext, aad=evidence_aad(case_id, 1)),
-                "created_at": now,
-            }
-            return key_row, evidence_row
-
-        with progress("data keys and sealed evidence", cases) as bar:
-            for chunk in _chunks(range(cases)):
-                pairs = [sealed(i) for i in chunk]
-                _write_now(writer, key_t, [p[0] for p in pairs])
-                _write_now(writer, evidence_t, [p[1] for p in pairs])
-                bar.update(len(chunk))
-
-        writer.write(
-            "reports",
-            report_t,
-            cases,
-            (
-                {
-                    "id": r0 + i,
-                    "ref": f"VR-B{tag}{i:08d}",
-                    "case_id": c0 + i,
-                    "conversation_id": c0 + i,
-                    "evidence_version_id": e0 + i,
-                    "channel": "web",
-                    "source_type": "user_notice",
-                    "category": "scam_fraud",
-                    "message_ids": '["m3"]',
-                    "reporter_key": f"user:{owner(i + 1)}" if users else f"bulk:{i}",
-                    "reporter_user_id": owner(i + 1),
-                    "status": "received",
-                    "created_at": now - timedelta(seconds=i * 3 % 2_592_000),
-                }
-                for i in range(cases)
-            ),
-        )
-        writer.write(
-            "training exclusions",
-            exclusion_t,
-            cases,
-            ({"conversation_id": c0 + i, "reason": "reported"} for i in range(cases)),
-        )
-        written = _seed_entries(conn, writer, ring, staff, c0, cases, entries, now)
-        writer.reset_sequences(user_t, rule_t, conv_t, case_t, evidence_t, report_t)
     with engine.connect() as conn:  # fresh statistics, or the planner guesses at size
         conn.execute(text("ANALYZE"))
         conn.commit()
-    return Seeded(users, len(staff), cases, written, u0, c0)
+    return Seeded(users, len(staff), cases, entries, u0, plan.c0)
 
 
-def _write_now(writer: _Writer, table: Table, rows: list[dict]) -> None:
-    defaults = _defaults(table)
-    rows = [{**defaults, **row} for row in rows]
-    if writer.pg:
-        writer._copy(table, rows)
-    else:
-        writer.conn.execute(table.insert(), rows)
+def _grant_staff(conn: Connection, writer: _Writer, staff: tuple[int, ...]) -> None:
+    rows = [
+        {"ptype": "g", "v0": f"user:{uid}", "v1": STAFF_ROLES[n % len(STAFF_ROLES)]}
+        for n, uid in enumerate(staff)
+    ]
+    if rows:
+        conn.execute(PolicyRule.__table__.insert(), rows)
+    with Session(bind=conn) as session:  # one journal event, and every process reloads
+        note_bulk_grants(session, count=len(staff), reason="seed-bulk (scale data)")
+        session.flush()
 
 
-def _seed_entries(
-    conn: Connection,
-    writer: _Writer,
-    ring: KeyRing,
-    staff: list[int],
-    c0: int,
-    cases: int,
-    entries: int,
-    now: datetime,
-) -> int:
-    """Append `entries` looks by staff at seeded cases, continuing the chain from its head."""
-    if not entries:
-        return 0
-    table = AccessEntry.__table__
-    head = conn.execute(
-        select(table.c.seq, table.c.entry_hash, table.c.occurred_at)
-        .order_by(table.c.seq.desc())
-        .limit(1)
-    ).first()
-    seq, prev = (0, GENESIS) if head is None else (head[0] + 1, bytes(head[1]))
-    start = now - timedelta(days=30)
-    if head is not None and head[2] is not None:
-        last = head[2] if head[2].tzinfo else head[2].replace(tzinfo=UTC)
-        start = max(start, last)
-    step = max((now - start) / entries, timedelta(microseconds=1))
-    key, actors = ring.entry_mac, staff or [None]
-
-    def rows() -> Iterator[dict]:
-        nonlocal seq, prev
-        for i in range(entries):
-            actor = actors[i % len(actors)]
-            case = c0 + (i * 104_729) % cases if cases else None
-            denied = i % 50 == 0
-            row = {
-                "format": ENTRY_FORMAT,
-                "seq": seq,
-                "occurred_at": start + step * i,
-                "actor_id": actor,
-                "actor_label": f"Bulk account {actor} <bulk@example.test>",
-                "action": "open",
-                "decision": "denied" if denied else "allowed",
-                "reason_code": "" if denied else "ASSIGNED_REVIEW",
-                "case_id": "" if case is None else str(case),
-                "conversation_id": "" if case is None else str(case),
-                "evidence_version": None if denied else 1,
-                "request_id": f"bulk-{i}",
-                "client_address": "127.0.0.1",
-                "note_commitment": "",
-                "queue": "general",
-                "message": None,
-                "grant_id": "",
-            }
-            entry = SimpleNamespace(**row)
-            row["prev_hash"] = prev
-            row["leaf_hash"] = leaf_hash(entry_fields(entry))
-            row["entry_hash"] = prev = chain_hash(prev, row["leaf_hash"])
-            row["entry_mac"] = entry_mac(key, prev)
-            seq += 1
-            yield row
-
-    writer.write("access-log entries", table, entries, rows())
-    return entries
+def _write_entries(pool, writer, plan, key, prev, entries, progress) -> None:
+    """The one sequential step: chain the workers' leaf hashes, MAC each entry, write."""
+    names = _columns("access_entry", plan)
+    with progress("access-log entries", entries) as bar:
+        for rows, leaves in pool.imap(_work, _tasks("access_entry", plan, names, entries)):
+            chained = []
+            for row, leaf in zip(rows, leaves, strict=True):
+                entry_hash = chain_hash(prev, leaf)
+                hashes = (prev, leaf, entry_hash, entry_mac(key, entry_hash))
+                prev = entry_hash
+                if plan.pg:
+                    chained.append(row + "\t" + "\t".join(_copy_value(h) for h in hashes))
+                else:
+                    chained.append((*row, *hashes))
+            writer.write("access_entry", names, chained)
+            bar.update(len(rows))

@@ -12,10 +12,10 @@ from sqlmodel import Session
 from core.cli import command_group
 from core.config import setting
 from core.db import session_scope
+from core.sealed_text import reseal_all
 from moderation.intake.evidence import rotate_evidence_keys
 from moderation.intake.sealing import SealError
 from moderation.intake.settings import current_intake
-from privacy.conversations import reseal_message_texts
 
 
 @click.command("rotate-evidence")
@@ -37,13 +37,13 @@ def rotate_evidence() -> None:
     try:
         with session_scope(current_app.extensions["vigil.engine"]) as session:
             count = rotate_evidence_keys(session, keys=keys, progress=progress)
-            messages = reseal_message_texts(session)
+            resealed = reseal_all(session)
     except (SealError, RuntimeError) as exc:
         raise click.ClickException(
             f"{exc}; put the retired key in VIGIL_EVIDENCE_OLD_KEYS and run again"
         ) from exc
     click.echo(f"rewrapped {count} data keys under master key {keys.current.key_id}")
-    click.echo(f"resealed {messages} stored message texts under the same master key")
+    click.echo(f"resealed {resealed} rows of sealed values under the same master key")
 
 
 moderation_cli = AppGroup("moderation", help="Cases and queues.")
@@ -151,6 +151,7 @@ def seed_bulk_command(users: int, cases: int, entries: int) -> None:
     """Add bulk accounts, reported cases and access-log entries (scale tests, benchmarks).
 
     One transaction: an interrupted run adds nothing. Never in production."""
+    import sys
     import time
 
     from core.keys import key_ring
@@ -161,9 +162,7 @@ def seed_bulk_command(users: int, cases: int, entries: int) -> None:
     started = time.monotonic()
 
     def progress(label: str, total: int):
-        return click.progressbar(
-            length=total, label=f"{label:<30}", file=click.get_text_stream("stderr")
-        )
+        return click.progressbar(length=total, label=f"{label:<30}", file=sys.stderr)
 
     seeded = seed_bulk(
         current_app.extensions["vigil.engine"],

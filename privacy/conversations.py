@@ -241,22 +241,3 @@ def conversation_resource(conversation: Conversation) -> Resource:
     """The policy's view of a conversation: its owner, for the `self` condition."""
     owner = f"user:{conversation.owner_id}" if conversation.owner_id is not None else ""
     return Resource(kind="conversation", owner=owner)
-
-
-def reseal_message_texts(session: Session, *, batch: int = 500) -> int:
-    """Re-encrypt every stored message under the current store key (key rotation)."""
-    from sqlalchemy.orm.attributes import flag_modified
-
-    count, last_id = 0, 0
-    while True:
-        rows = session.exec(
-            select(Message).where(Message.id > last_id).order_by(Message.id).limit(batch)
-        ).all()
-        if not rows:
-            return count
-        for message in rows:
-            flag_modified(message, "text")  # read with any ring key, written with the current
-            session.add(message)
-        session.flush()
-        count += len(rows)
-        last_id = rows[-1].id

@@ -87,7 +87,7 @@ def give_feedback(
         conversation_id=conversation.id,
         message_external_id=message_external_id,
         rating=Rating(rating),
-        comment=comment.strip(),
+        comment="",  # sealed below, bound to the row the upsert landed on
         source=ConsentSource(source),
         created_at=utcnow(),
     )
@@ -98,7 +98,7 @@ def give_feedback(
         set_={key: insert.excluded[key] for key in ("rating", "comment", "source", "created_at")},
     )
     session.execute(statement)
-    return session.exec(
+    feedback = session.exec(
         select(Feedback)
         .where(
             Feedback.conversation_id == conversation.id,
@@ -106,6 +106,10 @@ def give_feedback(
         )
         .execution_options(populate_existing=True)
     ).one()
+    feedback.comment = comment.strip()
+    session.add(feedback)
+    session.flush()
+    return feedback
 
 
 def feedback_of(session: Session, *, conversation_id: int) -> dict[str, Feedback]:

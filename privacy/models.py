@@ -55,14 +55,14 @@ class Conversation(SQLModel, table=True):
     external_id: str | None = Field(default=None, max_length=128, unique=True)
     owner_id: int | None = Field(default=None, foreign_key="user.id", index=True)
     # The chat backend's pseudonymous owner id, for conversations without a Vigil account.
-    owner_ref: str = Field(default="", max_length=128)
+    owner_ref: str = Field(default="", max_length=128, index=True)  # the subject's history
     model_id: str = Field(max_length=100)
     product: Product = Field(sa_column=enum_column(Product, 8))
     # BCP 47 tag as the chat backend sent it ("de", "pt-BR"); "" when unknown.
     language: str = Field(default="", max_length=35)
-    # Only Vigil-native conversations keep a title here: a title is derived from content,
-    # so for API pushes it lives inside the sealed evidence instead.
-    title: str = Field(default="", max_length=200)
+    # Only Vigil-native conversations keep a title here (sealed: core.sealed_text): a title
+    # is derived from content, so for API pushes it lives inside the sealed evidence instead.
+    title: str = Field(default="", sa_column=Column(SealedText, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     # Set when the owner (or the chat backend for them) deleted it: its messages, links and
@@ -87,7 +87,7 @@ class Message(SQLModel, table=True):
     # Sealed at rest (core.sealed_text): the database never holds message text in the clear.
     text: str = Field(default="", sa_column=Column(SealedText, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
-    attachment_name: str | None = Field(default=None, max_length=255)
+    attachment_name: str | None = Field(default=None, sa_column=Column(SealedText, nullable=True))
     attachment_media_type: str | None = Field(default=None, max_length=127)
     attachment_size: int | None = Field(default=None)
     attachment_sha256: str | None = Field(default=None, max_length=64)

@@ -106,7 +106,7 @@ def erase_conversations(session: Session, conversations: list[Conversation]) -> 
     session.execute(
         update(ShareLink)
         .where(col(ShareLink.conversation_id).in_(ids))
-        .values(snapshot="{}", message_count=0, shown_name="", revoked_at=now)
+        .values(snapshot="", message_count=0, shown_name="", revoked_at=now)
     )
     for conversation in conversations:
         if conversation.id in ids:

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from access_control.models import User
 from core.db import dialect_insert
+from core.sealed_text import is_withheld
 from core.timeutil import as_utc, utcnow
 from privacy.conversations import messages_of
 from privacy.models import Conversation, LinkRevoker, ShareBlock, ShareLink
@@ -129,6 +130,8 @@ def find_shared(session: Session, token: str) -> SharedView | None:
         raise LinkGone(removed=link.revoked_by == LinkRevoker.DECISION)
     if is_blocked(session, conversation_id=conversation.id):
         raise LinkGone(removed=True)
+    if is_withheld(link.snapshot):  # it failed its integrity check: nothing to show
+        raise LinkGone(removed=False)
     frozen = json.loads(link.snapshot)
     return SharedView(
         link=link,

@@ -70,6 +70,20 @@ def pg_database_url(admin_url: str, name: str) -> str:
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
+def empty_database_url(request, like_url: str, tmp_path) -> str:
+    """A fresh, empty (unmigrated) database of the same kind as `like_url`, dropped after
+    the test (restore targets)."""
+    if like_url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path / f'empty-{uuid.uuid4().hex[:8]}.db'}"
+    admin_url = request.getfixturevalue("pg_admin_url")
+    name = f"vigil_empty_{uuid.uuid4().hex[:12]}"
+    pg_execute(admin_url, f'CREATE DATABASE "{name}"')
+    request.addfinalizer(
+        lambda: pg_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    )
+    return pg_database_url(admin_url, name)
+
+
 @pytest.fixture(scope="session")
 def pg_template(pg_admin_url):
     """A migrated template database, copied per test (CREATE DATABASE ... TEMPLATE)."""

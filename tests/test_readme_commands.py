@@ -9,6 +9,7 @@ from pathlib import Path
 from audit.access_log import record_access
 from audit.reasons import AccessAction, Decision, ReasonCode
 from core.db import session_scope
+from tests.conftest import empty_database_url
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 # Placeholders the README uses, with values that exist once the commands before ran.
@@ -33,7 +34,7 @@ def _argv(line: str, **more: str) -> list[str]:
 def test_the_readme_shows_the_commands_every_package_registers():
     groups = {line.split()[3] for line in readme_command_lines()}
     expected = {"db", "users", "policy", "seed-demo", "tokens", "keys", "moderation", "audit"}
-    expected |= {"privacy", "training", "webhooks"}
+    expected |= {"privacy", "training", "webhooks", "backup"}
     assert expected <= groups
 
 
@@ -41,7 +42,7 @@ def _one_round(_seconds: float) -> None:
     raise KeyboardInterrupt  # what Ctrl-C does to a sidecar between two rounds
 
 
-def test_every_readme_command_line_runs_as_written(app, tmp_path, monkeypatch):
+def test_every_readme_command_line_runs_as_written(app, request, tmp_path, monkeypatch):
     monkeypatch.setattr("audit.sidecar.time.sleep", _one_round)
     with session_scope(app.extensions["vigil.engine"]) as session:
         # One entry in the log, so `audit prove --index N --size S` has something to prove.
@@ -56,9 +57,12 @@ def test_every_readme_command_line_runs_as_written(app, tmp_path, monkeypatch):
             evidence_version=1,
             mac_key=app.extensions["vigil.keys"].entry_mac,
         )
+    # `backup create --output PATH` writes the file `backup restore PATH --to URL` reads.
+    backup_file = str(tmp_path / "readme.backup")
+    restore_into = empty_database_url(request, app.config["VIGIL"]["DATABASE_URL"], tmp_path)
     runner = app.test_cli_runner()
     for line in readme_command_lines():
-        argv = _argv(line, DIR=str(tmp_path / "export"))
+        argv = _argv(line, DIR=str(tmp_path / "export"), PATH=backup_file, URL=restore_into)
         result = runner.invoke(args=argv, catch_exceptions=False)
         assert result.exit_code == 0, f"{line}\n{result.output}"
 

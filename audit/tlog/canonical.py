@@ -14,6 +14,12 @@ HASH_SIZE = 32
 GENESIS = bytes(HASH_SIZE)  # previous hash of the first entry in the chain
 
 _SCALARS = (type(None), bool, int, str)
+_SCALAR_TYPES = frozenset(_SCALARS)
+_STR_TYPE = frozenset((str,))
+# One encoder for every call: json.dumps with options builds a new one each time.
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
 
 
 class CanonicalJSONError(ValueError):
@@ -44,20 +50,17 @@ def _check_types(obj: object) -> None:
 def canonical_json(obj: object) -> bytes:
     """Encode obj as canonical JSON bytes (sorted keys, compact, UTF-8)."""
     try:
-        # json.dumps first: it refuses cycles, so the type walk below terminates.
-        text = json.dumps(
-            obj,
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-            allow_nan=False,
-        )
+        # Encode first: the encoder refuses cycles, so the type walk below terminates.
+        text = _ENCODER.encode(obj)
     except RecursionError as exc:
         raise CanonicalJSONError("value is nested too deeply") from exc
     except (TypeError, ValueError) as exc:
         raise CanonicalJSONError(str(exc)) from exc
-    flat = type(obj) is dict and all(
-        type(key) is str and type(value) in _SCALARS for key, value in obj.items()
+    # Exact types, checked with set(map(type, ...)): several times faster than a loop.
+    flat = (
+        type(obj) is dict
+        and set(map(type, obj)) <= _STR_TYPE
+        and set(map(type, obj.values())) <= _SCALAR_TYPES
     )
     if not flat:  # a flat dict of scalars (every log entry) needs no walk
         _check_types(obj)

@@ -145,6 +145,8 @@ class Report(SQLModel, table=True):
     """One report as received: who (pseudonymously), how, which messages, which evidence."""
 
     __tablename__ = "report"
+    # The reporter's page: their reports, newest first, read from the index alone.
+    __table_args__ = (Index("ix_report_reporter_newest", "reporter_user_id", "created_at", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     ref: str = Field(max_length=16, unique=True)  # the reporter's receipt number

@@ -122,12 +122,16 @@ def submit_report(
     return report
 
 
+REPORTS_SHOWN = 100  # the reporter's page lists the newest this many
+
+
 def reports_of_user(session: Session, *, user_id: int) -> list[Report]:
-    """A signed-in reporter's own reports, newest first."""
+    """A signed-in reporter's own reports, newest first (at most REPORTS_SHOWN)."""
     query = (
         select(Report)
         .where(Report.reporter_user_id == user_id)
         .order_by(col(Report.created_at).desc(), col(Report.id).desc())
+        .limit(REPORTS_SHOWN)
     )
     return list(session.exec(query))
 

@@ -28,7 +28,7 @@ from moderation.intake.evidence import snapshot
 from moderation.intake.forms import NoticeForm, ReportForm
 from moderation.intake.models import Report, ReportStatus
 from moderation.intake.notice import file_notice, notifier_pepper
-from moderation.intake.reports import report_own_conversation, reports_of_user
+from moderation.intake.reports import REPORTS_SHOWN, report_own_conversation, reports_of_user
 from moderation.intake.settings import current_intake
 from privacy.conversations import find_by_public_ref, messages_of
 from privacy.models import Conversation, Message
@@ -109,6 +109,7 @@ def my_reports():
     return render_template(
         "moderation/intake/my_reports.html",
         reports=reports,
+        shown=REPORTS_SHOWN,
         titles=titles,
         labels={c.key: c.label for c in taxonomy.categories()},
         statuses=STATUS_LABELS,

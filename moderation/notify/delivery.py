@@ -25,6 +25,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from core.sealed_text import is_withheld
 from moderation.notify.models import (
     DeliveryAttempt,
     DeliveryState,
@@ -239,6 +240,8 @@ def attempt(
     started = time.monotonic()
     status, error = None, ""
     try:
+        if is_withheld(claim.secret):
+            raise PostError("the endpoint's secret failed its integrity check: rotate it")
         headers = signed_headers(claim, timestamp=int(time.time()))
         status = post(claim.url, claim.body, headers, timeout)
     except PostError as exc:

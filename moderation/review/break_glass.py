@@ -16,6 +16,12 @@ from moderation.review.models import BreakGlassGrant, GrantState, TimelineKind
 from moderation.review.timeline import record_journaled
 
 
+def sealed_reason(grant: BreakGlassGrant) -> str:
+    """What the journal says instead of the typed reason, which may quote content: the
+    reason stays sealed on the grant (and on the timeline), out of auditors' sight."""
+    return f"reason sealed with break-glass grant {grant.id}"
+
+
 def request_break_glass(
     session: Session, *, user: User, case: Case, reason: str
 ) -> BreakGlassGrant:
@@ -36,7 +42,7 @@ def request_break_glass(
         event_type=EventType.BREAK_GLASS_REQUESTED,
         actor=user,
         detail=reason,
-        reason=reason,
+        reason=sealed_reason(grant),
     )
     return grant
 
@@ -69,7 +75,7 @@ def approve_break_glass(
         event_type=EventType.BREAK_GLASS_APPROVED,
         actor=approver,
         detail=f"for user {grant.requester_id} until {grant.expires_at:%Y-%m-%d %H:%M} UTC",
-        reason=grant.reason,
+        reason=sealed_reason(grant),
         after={"grant": grant.id, "requester": grant.requester_id},
     )
     return grant

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from access_control.guard import authorize
 from access_control.models import User
 from access_control.permissions import Queue
+from core.faults import pause
 from moderation.intake import taxonomy
 from moderation.intake.models import Case, CaseStage
 from moderation.review import claims, consequences
@@ -277,6 +278,8 @@ def decide_case(
     kind = TimelineKind.OVERTURNED if second else TimelineKind.DECIDED
     hand_back(session, case=case, reviewer=reviewer, kind=kind, detail=_summary(row))
     consequences.finalize(session, case=case, decision=row, now=now, rules=rules)
+    session.flush()  # everything the decision writes is in the open transaction ...
+    pause("decision")  # ... where the crash drill may kill the worker (a no-op otherwise)
     return row
 
 

@@ -73,7 +73,8 @@ class CaseEvent(SQLModel, table=True):
     kind: TimelineKind = Field(sa_column=enum_column(TimelineKind, 32))
     actor_id: int | None = Field(default=None)
     actor_label: str = Field(max_length=400)
-    detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # Sealed (core.sealed_text): typed notes may quote content.
+    detail: str = Field(default="", sa_column=Column(SealedText, nullable=False))
     occurred_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 
@@ -91,7 +92,7 @@ class BreakGlassGrant(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="moderation_case.id", index=True)
     requester_id: int = Field(foreign_key="user.id", index=True)
-    reason: str = Field(max_length=1000)
+    reason: str = Field(sa_column=Column(SealedText, nullable=False))  # sealed: may quote content
     state: GrantState = Field(default=GrantState.PENDING, sa_column=enum_column(GrantState, 16))
     requested_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     approver_id: int | None = Field(default=None, foreign_key="user.id")

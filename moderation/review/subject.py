@@ -8,7 +8,8 @@ import string
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, col, or_, select
+from sqlalchemy import union
+from sqlmodel import Session, col, select
 
 from moderation.intake.evidence import EvidenceKeys, case_data_key, open_statement
 from moderation.intake.models import Case, Report
@@ -101,30 +102,35 @@ class RelatedCase:
 
 
 def subject_history(session: Session, *, case: Case) -> list[RelatedCase]:
-    """Other cases about the same conversation or the same owner, newest first."""
+    """Other cases about the same conversation or the same owner, newest first (at most 50).
+
+    Each branch is its own indexed lookup (an OR across the join would scan every case);
+    the outcomes come in one query."""
     conversation = session.get(Conversation, case.conversation_id)
-    same_owner = []
+    branches = [select(Case.id).where(Case.conversation_id == case.conversation_id)]
+    owner = select(Case.id).join(Conversation, col(Conversation.id) == col(Case.conversation_id))
     if conversation is not None and conversation.owner_id is not None:
-        same_owner.append(Conversation.owner_id == conversation.owner_id)
+        branches.append(owner.where(Conversation.owner_id == conversation.owner_id))
     if conversation is not None and conversation.owner_ref:
-        same_owner.append(Conversation.owner_ref == conversation.owner_ref)
-    conditions = [Case.conversation_id == case.conversation_id]
-    if same_owner:
-        conditions.append(or_(*same_owner))
+        branches.append(owner.where(Conversation.owner_ref == conversation.owner_ref))
+    ids = union(*branches).subquery()
     query = (
         select(Case)
-        .join(Conversation, col(Conversation.id) == col(Case.conversation_id))
-        .where(Case.id != case.id, or_(*conditions))
+        .where(col(Case.id).in_(select(ids.c.id)), Case.id != case.id)
         .order_by(col(Case.id).desc())
         .limit(50)
     )
+    others = list(session.exec(query))
+    outcomes: dict[int, str] = {}
+    if others:
+        finals = session.exec(
+            select(CaseDecision.case_id, CaseDecision.outcome)
+            .where(col(CaseDecision.case_id).in_([o.id for o in others]), col(CaseDecision.final))
+            .order_by(col(CaseDecision.id))
+        )
+        outcomes = {case_id: outcome.value for case_id, outcome in finals}  # the latest wins
     related = []
-    for other in session.exec(query):
-        decision = session.exec(
-            select(CaseDecision)
-            .where(CaseDecision.case_id == other.id, col(CaseDecision.final))
-            .order_by(col(CaseDecision.id).desc())
-        ).first()
+    for other in others:
         related.append(
             RelatedCase(
                 ref=other.ref,
@@ -132,7 +138,7 @@ def subject_history(session: Session, *, case: Case) -> list[RelatedCase]:
                 state=other.state.value,
                 category=other.category,
                 opened_at=other.first_reported_at,
-                outcome=decision.outcome.value if decision else "",
+                outcome=outcomes.get(other.id, ""),
                 relation="same conversation"
                 if other.conversation_id == case.conversation_id
                 else "same owner",

@@ -32,6 +32,7 @@ from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.orm import Session
 
 from access_control.models import User
+from core.sealed_text import is_withheld, open_for_row
 from core.timeutil import utcnow
 from privacy.consent import FEEDBACK_OVERRIDE, may_train
 from privacy.conversations import ZERO_RETENTION
@@ -281,9 +282,19 @@ class ShardBuilder:
         wanted = set(whole) | set(feedback_only)
         if not wanted:
             return [], counts
+        dialect = session.get_bind().dialect
+        withheld: set[int] = set()  # a value failed its integrity check: not exported
+
+        def opened(table: str, column: str, row_id: int, cid: int, stored: str) -> str:
+            value = open_for_row(dialect, table, column, row_id, stored)
+            if is_withheld(value):
+                withheld.add(cid)
+            return value
+
         feedback = defaultdict(dict)
-        for cid, message_id, rating, comment in session.execute(
+        for fid, cid, message_id, rating, comment in session.execute(
             select(
+                Feedback.id,
                 Feedback.conversation_id,
                 Feedback.message_external_id,
                 Feedback.rating,
@@ -291,6 +302,7 @@ class ShardBuilder:
             ).where(Feedback.conversation_id > lo, Feedback.conversation_id <= hi)
         ):
             if cid in wanted:
+                comment = opened("feedback", "comment", fid, cid, comment)
                 feedback[cid][message_id] = (rating.value, comment)
         for cid in list(feedback_only):
             if cid not in feedback:
@@ -305,16 +317,20 @@ class ShardBuilder:
             ):
                 terms[uid] = owner_terms(display_name=name, email=email)
         messages = defaultdict(list)
-        for cid, external_id, role, text in session.execute(
-            select(Message.conversation_id, Message.external_id, Message.role, Message.text)
+        for mid, cid, external_id, role, text in session.execute(
+            select(
+                Message.id, Message.conversation_id, Message.external_id, Message.role, Message.text
+            )
             .where(Message.conversation_id > lo, Message.conversation_id <= hi)
             .order_by(Message.conversation_id, Message.position)
         ):
             if cid in wanted:
-                messages[cid].append((external_id, role, text))
+                messages[cid].append((external_id, role, opened("message", "text", mid, cid, text)))
+        if withheld:
+            counts["excluded:withheld"] += len(withheld)
         lines = []
         clean = self.deidentifier.clean
-        for cid in sorted(wanted):
+        for cid in sorted(wanted - withheld):
             row = whole.get(cid) or feedback_only[cid]
             own = terms.get(row.owner_id, ())
             if cid in whole:

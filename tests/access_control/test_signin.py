@@ -339,7 +339,7 @@ def test_totp_secrets_are_sealed_at_rest(app, factory):
         stored = conn.execute(
             text('SELECT totp_secret FROM "user" WHERE id = :id'), {"id": user.id}
         ).scalar()
-    assert stored.startswith("v1:") and user.totp_secret not in stored
+    assert stored.startswith("v2:") and user.totp_secret not in stored
 
 
 def test_a_recovery_code_issued_before_longer_codes_still_works(app, client, factory):

@@ -98,8 +98,8 @@ def test_rotate_evidence_rewraps_every_key_and_old_evidence_still_opens(database
         from privacy.models import Message
 
         with Session(third.extensions["vigil.engine"]) as db:
-            texts = db.exec(select(Message.text).where(Message.conversation_id == stored.id))
-            assert list(texts) == ["kept across rotation"]
+            rows = db.exec(select(Message).where(Message.conversation_id == stored.id))
+            assert [message.text for message in rows] == ["kept across rotation"]
         keys = third.extensions["vigil.intake"].keys
         with Session(third.extensions["vigil.engine"]) as db:
             assert {row.key_id for row in db.exec(select(CaseKey))} == {keys.current.key_id}

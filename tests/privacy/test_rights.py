@@ -138,7 +138,7 @@ def test_deleting_the_account_erases_it_and_signs_out(app, client, factory):
         row = db.get(User, user.id)
         assert row.status == AccountStatus.DELETED
         assert "leaving" not in row.email and row.display_name == "Deleted account"
-        assert all(link.revoked_at and link.snapshot == "{}" for link in db.exec(select(ShareLink)))
+        assert all(link.revoked_at and link.snapshot == "" for link in db.exec(select(ShareLink)))
         assert db.exec(select(Message)).all() == []
     relogin = post_form(
         client, "/login", {"email": "leaving@example.test", "password": factory.password}

@@ -92,7 +92,7 @@ def test_a_new_conversation_is_created_with_its_messages_in_order(client, db, wr
     # At rest the column holds only sealed text (read raw, past the SealedText type).
     with db.get_bind().connect() as conn:
         raw = conn.execute(text("SELECT text FROM message ORDER BY position")).scalars().all()
-    assert len(raw) == 3 and all(value.startswith("v1:") for value in raw)
+    assert len(raw) == 3 and all(value.startswith("v2:") for value in raw)
     assert not any(marker in value for value in raw)
 
 

@@ -242,7 +242,7 @@ def test_web_reports_leave_no_plaintext_in_the_raw_database(app, client, factory
         others = _pg_relation_files(engine, exclude=("message",))
     else:
         message_file, others = _sqlite_pages(engine, owned_by="message")
-    assert b"v1:" in message_file  # control: the scan sees the sealed message rows
+    assert b"v2:" in message_file  # control: the scan sees the sealed message rows
     assert markers["control"].lower().encode() in others  # control: it sees other tables too
     assert markers["message"].encode() not in message_file + others
     assert markers["description"].encode() not in others + message_file

@@ -34,7 +34,7 @@ def test_add_prints_a_secret_once_that_verifies_a_real_delivery(app, db, receive
     assert "active" in listed.output and "pending 0" in listed.output
     # At rest the secret is sealed (read raw, past the SealedText type).
     (stored,) = db.execute(text("SELECT secret FROM webhook_endpoint")).one()
-    assert stored.startswith("v1:") and secret not in stored
+    assert stored.startswith("v2:") and secret not in stored
 
     event_id = enqueue_event(app, case=12)
     assert "pending 1" in _webhooks(app, "list").output

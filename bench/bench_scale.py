@@ -1,0 +1,355 @@
+"""Issue 13: the hot pages against the bare route, at a small and at a large size.
+
+Each size is a fresh PostgreSQL database filled by `seed-bulk` (accounts, cases with
+sealed evidence, reports, a verifying access log), plus one case filed through the API
+(20 messages) that a bench reviewer claims. Pages are measured on gunicorn (2 sync
+workers) with load from this process (4 client threads); the bare Flask route on the same
+server is the ceiling. One authorization decision is timed in-process over a compiled
+policy with 10 and with 100,000 accounts. At the large size every SQL statement the hot
+pages issue is captured and EXPLAIN ANALYZEd (bench/EXPLAIN.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.bench_intake import _postgres_database
+from bench.http_load import gunicorn, measure, sign_in_cookie
+from bench.report import PG_ADMIN, figure, ratio, write_section
+
+PASSWORD = "bench password 123"  # noqa: S105  (throwaway accounts in a temp database)
+EXPLAIN = Path(__file__).resolve().parent / "EXPLAIN.md"
+# (users, cases, entries): every size has 10 reports per account.
+SMALL = (100, 1_000, 5_000)
+LARGE = (100_000, 1_000_000, 5_000_000)
+QUICK_LARGE = (10_000, 100_000, 500_000)
+
+
+def _env(tmp: Path, url: str) -> dict[str, str]:
+    return {
+        "VIGIL_INSTANCE_PATH": str(tmp),
+        "VIGIL_DATABASE_URL": url,
+        "VIGIL_VIEWER_CAP": "1000000",
+    }
+
+
+class Setup:
+    """One seeded database: the accounts and ids the measured pages use."""
+
+    def __init__(self, tmp: Path, url: str, size: tuple[int, int, int]) -> None:
+        os.environ.update(_env(tmp, url))
+        from access_control.policy import load_baseline
+        from app import create_app
+        from core import migrate
+        from core.db import session_scope
+        from core.keys import key_ring
+        from moderation.bulk import PASSWORD as BULK_PASSWORD
+        from moderation.bulk import seed_bulk
+        from moderation.intake.models import Case
+        from moderation.review import claims
+        from tests.factories import Factory, make_token
+        from tests.helpers import Api, report_body
+
+        self.app = app = create_app()
+        engine = app.extensions["vigil.engine"]
+        migrate.upgrade(engine)
+        with session_scope(engine) as session:
+            load_baseline(session)
+        users, cases, entries = size
+        started = time.monotonic()
+        with app.app_context():
+            seeded = seed_bulk(
+                engine,
+                ring=key_ring(),
+                users=users,
+                cases=cases,
+                entries=entries,
+                progress=_quiet,
+            )
+        self.seed_seconds = time.monotonic() - started
+        api = Api(app.test_client(), make_token(app))
+        texts = tuple(f"message {i}: [simulated scam message]" for i in range(20))
+        # A benchmark that measured the wrong thing must stop; it never runs with -O.
+        assert api.post(report_body(texts=texts)).status_code == 201  # nosec B101
+        self.factory = factory = Factory(app)
+        factory.password = PASSWORD
+        self.reviewer = factory.make_user(roles=("reviewer:general",))
+        self.auditor = factory.make_user(roles=("auditor",))
+        with session_scope(engine) as session:
+            claim = claims.claim_next(
+                session,
+                reviewer=self.reviewer,
+                queues=["general"],
+                lease=timedelta(hours=2),
+                now=datetime.now(UTC),
+            )
+            self.case_id = claim.case_id
+            self.seeded_ref = session.get(Case, seeded.first_case_id + cases // 2).ref
+        # A seeded end user (not staff: index 1) with their 10 reports.
+        self.reporter_email = _seeded_email(engine, seeded.first_user_id + 1)
+        self.reporter_password = BULK_PASSWORD
+        engine.dispose()
+
+    def pages(self) -> dict[str, str]:
+        return {
+            "open a claimed case": f"/review/cases/{self.case_id}",
+            "queue page": "/review/queues/general",
+            "auditor: newest log entries": "/audit/",
+            "auditor: one case's entries": f"/audit/cases/{self.seeded_ref}",
+            "reporter's page": "/reports",
+        }
+
+
+class _Bar:
+    def update(self, n: int) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def _quiet(label: str, total: int) -> _Bar:
+    print(f"   seeding {label}: {total:,}", flush=True)
+    return _Bar()
+
+
+def _seeded_email(engine, user_id: int) -> str:
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return conn.execute(text('SELECT email FROM "user" WHERE id = :i'), {"i": user_id}).scalar()
+
+
+def decision_p99(accounts: int, samples: int = 20_000) -> tuple[float, float]:
+    """(p50, p99) in microseconds of one decision over the baseline plus `accounts` grants."""
+    from access_control.models import PolicyRule
+    from access_control.permissions import Resource, Subject
+    from access_control.policy import DecisionTable, _baseline_rules, build_enforcer
+
+    columns = ("v0", "v1", "v2", "v3", "v4", "v5")
+    rows = [
+        PolicyRule(ptype=r.ptype, **dict(zip(columns, r.values, strict=False)))
+        for r in _baseline_rules()
+    ]
+    roles = ("reviewer:general", "qa", "auditor", "legal")
+    rows += [PolicyRule(ptype="g", v0=f"user:{i}", v1=roles[i % 4]) for i in range(accounts)]
+    table = DecisionTable(build_enforcer(rows))
+    # Seeded, reproducible synthetic requests, not secrets.
+    rng = random.Random(13)  # nosec B311
+    asks = [
+        (
+            Subject(id=f"user:{rng.randrange(accounts)}", status="active"),
+            Resource(kind="case", assignee=f"user:{rng.randrange(accounts)}", stage="review"),
+        )
+        for _ in range(samples)
+    ]
+    for sub, obj in asks[:2000]:  # warm: what a running process has already compiled
+        table.decide(sub, "general", obj, "read")
+    timings = []
+    clock = time.perf_counter_ns
+    for sub, obj in asks:
+        started = clock()
+        table.decide(sub, "general", obj, "read")
+        timings.append(clock() - started)
+    timings.sort()
+    return statistics.median(timings) / 1000, timings[int(len(timings) * 0.99)] / 1000
+
+
+def explain(setup: Setup) -> str:
+    """EXPLAIN ANALYZE of every statement the hot pages issue, captured in-process."""
+    from sqlalchemy import event
+
+    engine = setup.app.extensions["vigil.engine"]
+    captured: list[tuple[str, str, object]] = []
+    page = {"name": ""}
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if not executemany and statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            captured.append((page["name"], statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        for name, path, client in _signed_in_pages(setup, setup.app.test_client):
+            page["name"] = name
+            # A benchmark that measured the wrong thing must stop; it never runs with -O.
+            assert client.get(path).status_code == 200, name  # nosec B101
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    lines = ["# EXPLAIN ANALYZE of the hot pages' queries at the large size", ""]
+    seen = set()
+    with engine.connect() as conn:
+        for name, statement, parameters in captured:
+            if (name, statement) in seen or "pg_advisory" in statement:
+                continue
+            seen.add((name, statement))
+            plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
+            lines += [f"## {name}", "", "```sql", statement.strip(), "```", "", "```"]
+            lines += [row[0] for row in plan] + ["```", ""]
+        conn.rollback()
+    EXPLAIN.write_text("\n".join(lines), encoding="utf-8")
+    return f"{len(seen)} statements"
+
+
+def _signed_in_pages(setup: Setup, client_for):
+    from types import SimpleNamespace
+
+    pages, factory = setup.pages(), setup.factory
+    reporter = SimpleNamespace(email=setup.reporter_email)
+    for who, names in (
+        (setup.reviewer, ("open a claimed case", "queue page")),
+        (setup.auditor, ("auditor: newest log entries", "auditor: one case's entries")),
+        (reporter, ("reporter's page",)),
+    ):
+        client = client_for()
+        factory.login(
+            client, who, password=None if who is not reporter else setup.reporter_password
+        )
+        for name in names:
+            yield name, pages[name], client
+
+
+def profile_pages(setup: Setup, requests: int = 200) -> str:
+    """The top of a pyinstrument tree for a case open and a queue page, in-process."""
+    from pyinstrument import Profiler
+
+    client = setup.app.test_client()
+    setup.factory.login(client, setup.reviewer, password=PASSWORD)
+    out = []
+    for path in (f"/review/cases/{setup.case_id}", "/review/queues/general"):
+        for _ in range(20):  # warm: compiled policy, statement cache, templates
+            # A benchmark that measured the wrong thing must stop; it never runs with -O.
+            assert client.get(path).status_code == 200  # nosec B101
+        profiler = Profiler(interval=0.0005)
+        started = time.perf_counter()
+        profiler.start()
+        for _ in range(requests):
+            client.get(path)
+        profiler.stop()
+        each = (time.perf_counter() - started) / requests * 1000
+        text = profiler.output_text(unicode=False, color=False, show_all=False)
+        tree = [line for line in text.splitlines() if line.strip()][4:40]
+        out += [f"{path}: {each:.1f} ms per request under the profiler", *tree, ""]
+    return "\n".join(out).rstrip()
+
+
+def measure_size(size: tuple[int, int, int], seconds: float, with_explain: bool) -> dict:
+    result: dict = {}
+    with tempfile.TemporaryDirectory() as tmp_name, _postgres_database(PG_ADMIN) as url:
+        tmp = Path(tmp_name)
+        setup = Setup(tmp, url, size)
+        result["seed"] = setup.seed_seconds
+        with gunicorn("bench.bench_server:app", _env(tmp, url)) as port:
+            cookies = {
+                "reviewer": sign_in_cookie(
+                    port, setup.reviewer.email, PASSWORD, setup.reviewer.totp_secret
+                ),
+                "auditor": sign_in_cookie(
+                    port, setup.auditor.email, PASSWORD, setup.auditor.totp_secret
+                ),
+                "reporter": sign_in_cookie(port, setup.reporter_email, setup.reporter_password),
+            }
+            who = {
+                "open a claimed case": "reviewer",
+                "queue page": "reviewer",
+                "auditor: newest log entries": "auditor",
+                "auditor: one case's entries": "auditor",
+                "reporter's page": "reporter",
+            }
+            result["bare"] = measure(port, "/__bench/bare", seconds=seconds)
+            for name, path in setup.pages().items():
+                headers = {"Cookie": cookies[who[name]]}
+                result[name] = measure(port, path, seconds=seconds, headers=headers)
+        if with_explain:
+            result["explain"] = explain(setup)
+        else:
+            result["profile"] = profile_pages(setup)
+        setup.app.extensions["vigil.engine"].dispose()
+    return result
+
+
+def run(seconds: float, large: tuple[int, int, int]) -> str:
+    small_r = measure_size(SMALL, seconds, with_explain=False)
+    large_r = measure_size(large, seconds, with_explain=True)
+    p10 = decision_p99(10)
+    p100k = decision_p99(100_000)
+    names = [k for k in small_r if k not in ("seed", "bare", "explain", "profile")]
+    figure("open a case PostgreSQL", small_r["open a claimed case"] / small_r["bare"])
+    figure("queue page PostgreSQL", small_r["queue page"] / small_r["bare"])
+    growth = {
+        name: (large_r[name] / large_r["bare"]) / (small_r[name] / small_r["bare"])
+        for name in names
+    }
+    figure("hot pages large / small (worst)", min(growth.values()))
+    worst = min(growth, key=growth.get)
+    figure(f"worst page: {worst}", growth[worst])
+    figure("decision p99 µs, 10 accounts", p10[1])
+    figure("decision p99 µs, 100,000 accounts", p100k[1])
+    lines = [
+        "## Hot pages as data grows (issue 13)",
+        "",
+        "gunicorn, 2 sync workers, PostgreSQL; 4 client threads in the bench process on the",
+        f"same 2 cores; {seconds:.0f} s per page. Each size is a fresh database filled by",
+        "`flask --app app seed-bulk` (10 reports per account), plus one case filed through the",
+        "API (20 messages) and claimed by the bench reviewer. Ratios: against the bare Flask",
+        "route on the same server in the same run, and large against small.",
+        "",
+        f"| page | small: {SMALL[1]:,} cases, {SMALL[2]:,} log entries, {SMALL[0]:,} accounts "
+        f"(req/s) | vs bare | large: {large[1]:,} cases, {large[2]:,} entries, {large[0]:,} "
+        "accounts (req/s) | vs bare | large / small |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| bare Flask route | {small_r['bare']:,.0f} | 1.00x | {large_r['bare']:,.0f} | 1.00x | "
+        f"{ratio(large_r['bare'], small_r['bare'])} |",
+    ]
+    for name in names:
+        lines.append(
+            f"| {name} | {small_r[name]:,.0f} | {ratio(small_r[name], small_r['bare'])} | "
+            f"{large_r[name]:,.0f} | {ratio(large_r[name], large_r['bare'])} | "
+            f"{ratio(large_r[name] / large_r['bare'], small_r[name] / small_r['bare'])} |"
+        )
+    lines += [
+        "",
+        "Large / small compares each page's ratio to its own server's bare route, so a",
+        "slower machine moment does not count against the data size.",
+        f"Seeding took {small_r['seed']:.0f} s (small) and {large_r['seed']:.0f} s (large).",
+        f"EXPLAIN ANALYZE at the large size: `bench/EXPLAIN.md` ({large_r['explain']}).",
+        "",
+        "One authorization decision (compiled policy, in-process, 20,000 random asks after",
+        "warm-up; the policy version is read once per request, not per decision):",
+        "",
+        "| accounts with a role | p50 µs | p99 µs |",
+        "|---:|---:|---:|",
+        f"| 10 | {p10[0]:.1f} | {p10[1]:.1f} |",
+        f"| 100,000 | {p100k[0]:.1f} | {p100k[1]:.1f} |",
+        "",
+        "Where a case open and a queue page spend their time (pyinstrument, in-process on the",
+        "small database, 200 requests each through the Flask test client, top of the tree):",
+        "",
+        "```",
+        small_r["profile"],
+        "```",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--quick", action="store_true", help="2 s per page, large = 100,000 cases")
+    args = parser.parse_args()
+    section = run(2.0 if args.quick else args.seconds, QUICK_LARGE if args.quick else LARGE)
+    write_section("scale", section)
+    print(section)
+
+
+if __name__ == "__main__":
+    main()

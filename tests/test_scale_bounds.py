@@ -1,0 +1,60 @@
+"""Pages stay bounded at any size: capped queue counts, a windowed audit summary, the
+reporter's newest reports (issue 13). Data comes from `seed-bulk`."""
+
+from __future__ import annotations
+
+import re
+
+import audit.search
+
+
+def _seed(app, *, users: int, cases: int, entries: int) -> None:
+    args = ["seed-bulk", "--users", str(users), "--cases", str(cases), "--entries", str(entries)]
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+
+
+def test_queue_counts_stop_at_the_cap(app, client, factory):
+    _seed(app, users=0, cases=1_400, entries=0)  # three in four seeded cases are open
+    factory.login_as(client, "reviewer:general")
+    html = client.get("/review/queues/general").get_data(as_text=True)
+    assert "1,000+ open" in html
+    # The page lists one page of cases, not all of them.
+    assert 0 < len(re.findall(r'<code class="ref">', html)) <= 100
+
+
+def test_audit_counts_cover_the_newest_window(app, client, factory, monkeypatch):
+    monkeypatch.setattr(audit.search, "COUNTS_WINDOW", 40)
+    _seed(app, users=20, cases=10, entries=100)
+    factory.login_as(client, "auditor")
+    html = client.get("/audit/").get_data(as_text=True)
+    assert "Counts of the newest 40 matching entries" in html
+    table = html.split('<table class="totals">', 1)[1].split("</table>", 1)[0]
+    cells = re.findall(r"<td>(\d+)</td></tr>", table)
+    assert sum(int(c) for c in cells) == 40
+
+
+def test_the_reporters_page_lists_the_newest_reports(app, client, factory, monkeypatch):
+    import moderation.intake.reports
+
+    monkeypatch.setattr(moderation.intake.reports, "REPORTS_SHOWN", 3)
+    monkeypatch.setattr(moderation.intake.views, "REPORTS_SHOWN", 3)
+    _seed(app, users=2, cases=8, entries=0)  # the second (not staff) account filed four
+    from types import SimpleNamespace
+
+    from sqlmodel import Session, select
+
+    from access_control.models import User
+    from moderation.bulk import PASSWORD
+    from moderation.intake.models import Report
+
+    with Session(app.extensions["vigil.engine"]) as db:
+        user = db.exec(select(User).order_by(User.id.desc())).first()
+        email = user.email
+        query = select(Report.ref).where(Report.reporter_user_id == user.id)
+        refs = db.exec(query.order_by(Report.created_at.desc(), Report.id.desc())).all()
+    assert len(refs) == 4
+    factory.login(client, SimpleNamespace(email=email), password=PASSWORD)
+    html = client.get("/reports").get_data(as_text=True)
+    assert "Your newest 3 reports." in html
+    assert [ref for ref in refs if ref in html] == refs[:3]
