@@ -211,8 +211,11 @@ def _seal_attrs(mapper: Mapper, connection: Connection, target, attrs) -> None:
 
 def _before_insert(mapper, connection, target) -> None:
     attrs = _sealed_columns(mapper)
-    if not any(target.__dict__.get(attr) for attr, _ in attrs):
+    if not attrs:
         return
+    # Every row of the table draws its id, even one with nothing to seal (an empty text):
+    # on SQLite a row left to the database would take max(id) + 1, an id already issued to
+    # a later row of the same flush (UNIQUE constraint failed: message.id).
     pk_attr = mapper.get_property_by_column(mapper.primary_key[0]).key
     if getattr(target, pk_attr) is None:
         setattr(target, pk_attr, _allocate_id(connection, mapper))

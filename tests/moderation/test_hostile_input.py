@@ -409,3 +409,17 @@ def test_web_report_form_and_public_notice(app, reviewer):
 def mine_ref(page) -> str:
     """The newest report reference on /reports."""
     return re.findall(r'<code class="ref">([^<]+)</code>', page.get_data(as_text=True))[0]
+
+
+def test_an_empty_message_beside_sealed_ones_is_stored(app):
+    """Found by the test above on SQLite: an empty text (nothing to seal) took the id
+    already issued to the next message of the same flush, a 500."""
+    token = make_token(app, scopes=("conversations:write",))
+    body = report_body(texts=("", "x", "", "y"))["conversation"]
+    conversation_id = body.pop("id")
+    headers = {"Authorization": f"Bearer {token}"}
+    client = app.test_client()
+    for status in (201, 200):  # created, then replaced
+        stored = client.put(f"/api/v1/conversations/{conversation_id}", json=body, headers=headers)
+        assert stored.status_code == status, stored.get_data(as_text=True)[:300]
+        assert stored.json["message_count"] == 4
