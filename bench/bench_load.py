@@ -43,6 +43,7 @@ CASE_RE = re.compile(r"/review/cases/(\d+)$")
 KINDS = (
     "report (API)",
     "report (web form)",
+    "reporter's page",
     "claim next case",
     "open case",
     "search the log",
@@ -176,10 +177,16 @@ def _web_reporter(browser: Browser, conversations: list[int], stop: threading.Ev
         path = f"/conversations/{conversations[turn % len(conversations)]}/report"
         turn += 1
         form = {"csrf_token": browser.csrf, "category": "scam_fraud", "message_ids": "m1"}
-        status = browser.call("report (web form)", "POST", path, data=form)[0]
+        status, _, location = browser.call("report (web form)", "POST", path, data=form)
         if _expect(outcome, lock, "report (web form)", status, (302,)):
             with lock:
                 outcome.web_acked += 1
+            # A browser follows the redirect; the page it lands on reads the "thank you"
+            # flash out of the session cookie (unread flashes would pile up in the cookie
+            # until the server refuses its size, 431).
+            landing = urllib.parse.urlsplit(location or "/reports").path
+            status = browser.call("reporter's page", "GET", landing)[0]
+            _expect(outcome, lock, "reporter's page", status, (200,))
 
 
 def _reviewer(browser: Browser, opened: list[int], stop: threading.Event) -> None:
