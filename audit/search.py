@@ -74,7 +74,7 @@ def apply_filter(query: Select, log_filter: LogFilter, session: Session | None =
     elif f.actor:
         query = query.where(func.lower(entry.actor_label).contains(f.actor.lower()))
     if f.case:
-        wanted = case_ids(session, f.case) if session is not None else [f.case]
+        wanted = _case_ids(session, f.case) if session is not None else [f.case]
         query = query.where(entry.case_id.in_(wanted))
     if f.conversation:
         query = query.where(entry.conversation_id == f.conversation)
@@ -89,6 +89,15 @@ def apply_filter(query: Select, log_filter: LogFilter, session: Session | None =
     if f.until:
         query = query.where(entry.occurred_at < _parse_time(f.until, end=True))
     return query
+
+
+def _case_ids(session: Session, text: str) -> list[str]:
+    """case_ids, asked once per session: a page filters its rows and its counts alike (a
+    reference never changes its case)."""
+    known = session.info.setdefault("vigil.case_ids", {})
+    if text not in known:
+        known[text] = case_ids(session, text)
+    return known[text]
 
 
 def validate(log_filter: LogFilter) -> None:

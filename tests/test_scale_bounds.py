@@ -58,3 +58,45 @@ def test_the_reporters_page_lists_the_newest_reports(app, client, factory, monke
     html = client.get("/reports").get_data(as_text=True)
     assert "Your newest 3 reports." in html
     assert [ref for ref in refs if ref in html] == refs[:3]
+
+
+def _statements(app, client, path: str) -> tuple[int, str]:
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *_rest):
+        seen.append(statement)
+
+    engine = app.extensions["vigil.engine"]
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = client.get(path)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert response.status_code == 200
+    return len(seen), response.get_data(as_text=True)
+
+
+def test_the_reporters_page_reads_the_same_with_one_report_or_five(app, client, factory):
+    from tests.factories import make_conversation
+    from tests.helpers import post_form
+
+    user = factory.make_user()
+    conversations = [make_conversation(app, user, title=f"Chat number {i}") for i in range(5)]
+    factory.login(client, user)
+
+    def report(conversation) -> None:
+        url = f"/conversations/{conversation.id}/report"
+        assert post_form(client, url, {"category": "scam_fraud"}, token_from=url).status_code == 302
+        client.get("/reports")  # read the "thank you" flash
+
+    report(conversations[0])
+    one, _page = _statements(app, client, "/reports")
+    for conversation in conversations[1:]:
+        report(conversation)
+    five, page = _statements(app, client, "/reports")
+    # Titles and staff-access counts of the owner's conversations, in one query each.
+    assert all(f"Chat number {i}" in page for i in range(5))
+    assert page.count("not yet viewed") == 5
+    assert five == one

@@ -158,12 +158,25 @@ def freeze_evidence(
     return evidence
 
 
-def open_evidence(session: Session, *, evidence: EvidenceVersion, keys: EvidenceKeys) -> dict:
-    """Decrypt one evidence version (callers log the access first; see DESIGN section 2)."""
-    row = session.get(CaseKey, evidence.case_id)
+def stored_data_key(session: Session, *, case_id: int, keys: EvidenceKeys) -> bytes:
+    """The case's data key, unwrapped; SealError once it was destroyed (a purged case)."""
+    row = session.get(CaseKey, case_id)
     if row is None:
         raise SealError("this case's data key was destroyed; its evidence is unreadable")
-    data_key = unwrap(keys.ring, row.wrapped, context=case_context(evidence.case_id))
+    return unwrap(keys.ring, row.wrapped, context=case_context(case_id))
+
+
+def open_evidence(
+    session: Session,
+    *,
+    evidence: EvidenceVersion,
+    keys: EvidenceKeys,
+    data_key: bytes | None = None,
+) -> dict:
+    """Decrypt one evidence version (callers log the access first; see DESIGN section 2),
+    with its case's data key if the caller holds it already."""
+    if data_key is None:
+        data_key = stored_data_key(session, case_id=evidence.case_id, keys=keys)
     aad = evidence_aad(evidence.case_id, evidence.version)
     return json.loads(open_sealed(data_key, evidence.sealed, aad=aad))
 

@@ -15,9 +15,10 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from sqlmodel import col, select
 
 from access_control.guard import public, requires, signed_in
-from audit.access_log import access_summary
+from audit.access_log import access_summaries
 from audit.reasons import REASON_LABELS
 from core import throttle
 from core.config import setting
@@ -101,11 +102,13 @@ def my_reports():
     db = get_session()
     reports = reports_of_user(db, user_id=current_user.id)
     ids = {report.conversation_id for report in reports}
-    conversations = [c for c in (db.get(Conversation, i) for i in ids) if c is not None]
+    conversations = db.exec(select(Conversation).where(col(Conversation.id).in_(ids))).all()
     # Titles and access counts belong to the person whose conversation it is: someone who
     # filed a notice about another person's conversation learns neither.
     own = {c.id for c in conversations if c.owner_id == current_user.id}
     titles = {c.id: c.title or "Untitled conversation" for c in conversations if c.id in own}
+    own_cases = {r.case_id for r in reports if r.conversation_id in own}
+    summaries = access_summaries(db, own_cases)  # one query, however many reports
     return render_template(
         "moderation/intake/my_reports.html",
         reports=reports,
@@ -115,9 +118,7 @@ def my_reports():
         statuses=STATUS_LABELS,
         message_counts={r.id: len(_message_ids(r)) for r in reports},
         # How often authorized staff looked at the reported conversation, and why; no names.
-        accesses={
-            r.case_id: access_summary(db, r.case_id) for r in reports if r.conversation_id in own
-        },
+        accesses={case_id: summaries.get(str(case_id), {}) for case_id in own_cases},
         reason_labels=REASON_LABELS,
     )
 

@@ -24,7 +24,7 @@ from moderation.review.access import grant_in_use, reason_for_look
 from moderation.review.appeals import appeals_of
 from moderation.review.claims import live_claim
 from moderation.review.holds import active_holds
-from moderation.review.models import CaseDecision, CaseEvent, ReviewPreference
+from moderation.review.models import CaseDecision, CaseEvent
 from moderation.review.subject import reports_of_case, subject_history
 
 
@@ -68,7 +68,7 @@ def case_view(
     note: str,
     keys: EvidenceKeys,
     viewer_cap: int,
-    defaults: dict[str, bool],
+    look: dict[str, bool],
     now: datetime,
 ) -> dict[str, Any]:
     """The case page's context, after the look is logged; AccessRefused if it is refused."""
@@ -82,14 +82,15 @@ def case_view(
         viewer_cap=viewer_cap,
     )
     _log_look(session, user=user, case=case, action=AccessAction.OPEN, reason=logged, note=note)
-    # The ALLOWED entry has committed: only now is the evidence decrypted.
-    snapshot = (
-        None
-        if case.purged_at is not None
-        else evidence_store.open_evidence(
-            session, evidence=current_evidence(session, case), keys=keys
+    # The ALLOWED entry has committed: only now is the evidence decrypted. A purged case's
+    # key is destroyed: its reports keep their facts, their words are gone.
+    data_key = None
+    snapshot = None
+    if case.purged_at is None:
+        data_key = evidence_store.stored_data_key(session, case_id=case.id, keys=keys)
+        snapshot = evidence_store.open_evidence(
+            session, evidence=current_evidence(session, case), keys=keys, data_key=data_key
         )
-    )
     reports = session.exec(
         select(Report).where(Report.case_id == case.id).order_by(col(Report.id))
     ).all()
@@ -97,13 +98,14 @@ def case_view(
     # emails of notifiers only for a role that may unmask them.
     may_unmask = authorize(user, Resource(kind="reporter_identity"), "read")
     claim = live_claim(session, case_id=case.id, now=now)
-    prefs = session.get(ReviewPreference, user.id)
     return {
         "case": case,
         "snapshot": snapshot,
         "reported": {mid for r in reports for mid in json.loads(r.message_ids or "[]")},
         "reports": reports,
-        "report_views": reports_of_case(session, case=case, keys=keys, may_unmask=may_unmask),
+        "report_views": reports_of_case(
+            reports, case=case, data_key=data_key, may_unmask=may_unmask
+        ),
         "history": subject_history(session, case=case),
         "claim": claim if claim and claim.reviewer_id == user.id else None,
         "reason": logged,
@@ -121,8 +123,7 @@ def case_view(
         "appeals": appeals_of(session, case_id=case.id),
         "active_holds": active_holds(session, case_id=case.id, now=now),
         "now": now,
-        "blur": prefs.blur if prefs else defaults["blur"],
-        "greyscale": prefs.greyscale if prefs else defaults["greyscale"],
+        **look,
     }
 
 

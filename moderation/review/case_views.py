@@ -37,7 +37,7 @@ from moderation.review.web import (
     refuse_content,
     requested_reason,
     review_bp,
-    workspace_defaults,
+    workspace_look,
 )
 
 
@@ -62,7 +62,7 @@ def case_page(case_id: int):
             note=note,
             keys=current_intake().keys,
             viewer_cap=setting("VIEWER_CAP"),
-            defaults=workspace_defaults(),
+            look=workspace_look(),
             now=utcnow(),
         )
     except access.AccessRefused as refused:

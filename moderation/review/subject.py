@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import union
 from sqlmodel import Session, col, select
 
-from moderation.intake.evidence import EvidenceKeys, case_data_key, open_statement
+from moderation.intake.evidence import open_statement
 from moderation.intake.models import Case, Report
 from moderation.review.models import CaseDecision
 from privacy.models import Conversation
@@ -46,16 +47,11 @@ def pseudonym(index: int) -> str:
 
 
 def reports_of_case(
-    session: Session, *, case: Case, keys: EvidenceKeys, may_unmask: bool
+    reports: Sequence[Report], *, case: Case, data_key: bytes | None, may_unmask: bool
 ) -> list[ReportView]:
-    """Every report of the case with its statement opened (call only after the look is
-    logged: statements are sealed with the evidence)."""
-    reports = session.exec(
-        select(Report).where(Report.case_id == case.id).order_by(col(Report.id))
-    ).all()
-    # A purged case's key is destroyed: its reports keep their facts, their words are gone.
-    readable = reports and case.purged_at is None
-    data_key = case_data_key(session, case=case, keys=keys) if readable else b""
+    """The case's reports (oldest first) with their statements opened under the case's
+    data key (call only after the look is logged: statements are sealed with the evidence).
+    None for a purged case: its reports keep their facts, their words are gone."""
     labels: dict[str, str] = {}
     views = []
     for report in reports:
@@ -64,7 +60,7 @@ def reports_of_case(
             open_statement(
                 data_key, case_id=case.id, report_ref=report.ref, blob=report.statement_sealed
             )
-            if report.statement_sealed and data_key
+            if report.statement_sealed and data_key is not None
             else {}
         )
         name, email = statement.get("name", ""), statement.get("email", "")

@@ -31,8 +31,15 @@ review_bp = Blueprint("review", __name__, url_prefix="/review")
 def _reviewer_time_zone() -> None:
     """Times on workspace pages read in the reviewer's chosen zone (see core.web `local`)."""
     if current_user.is_authenticated:
-        prefs = get_session().get(ReviewPreference, current_user.id)
+        prefs = my_preferences()
         g.vigil_time_zone = prefs.time_zone if prefs else "UTC"
+
+
+def my_preferences() -> ReviewPreference | None:
+    """The signed-in reviewer's saved preferences (read once per request), if any."""
+    if "vigil_prefs" not in g:
+        g.vigil_prefs = get_session().get(ReviewPreference, current_user.id)
+    return g.vigil_prefs
 
 
 def me() -> User:
@@ -191,3 +198,12 @@ def claimed_action(case_id: int, verb: Callable, **kwargs):
 def workspace_defaults() -> dict[str, bool]:
     """The organisation's blur and greyscale defaults."""
     return {"blur": setting("BLUR_DEFAULT"), "greyscale": setting("GREYSCALE_DEFAULT")}
+
+
+def workspace_look() -> dict[str, bool]:
+    """Blur and greyscale as the signed-in reviewer sees the workspace: their choice, or the
+    organisation's default."""
+    prefs = my_preferences()
+    if prefs is None:
+        return workspace_defaults()
+    return {"blur": prefs.blur, "greyscale": prefs.greyscale}
