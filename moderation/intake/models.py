@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint, text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from access_control.permissions import Queue
 from core.columns import enum_column, utc_column
@@ -58,27 +58,8 @@ class Case(SQLModel, table=True):
             sqlite_where=text("state = 'open' AND stage <> 'appeal'"),
             postgresql_where=text("state = 'open' AND stage <> 'appeal'"),
         ),
-        # Queue pages: open cases of one queue by priority, then oldest, then id (keyset).
-        Index(
-            "ix_moderation_case_queue_order",
-            "state",
-            "queue",
-            "priority",  # scanned backwards for DESC; ties sort in small groups
-            "first_reported_at",
-            "id",
-        ),
         # Queue header counts: capped range counts by age and by SLA deadline.
         Index("ix_moderation_case_queue_age", "state", "queue", "first_reported_at"),
-        # Reviewers who read one language work a queue filtered to it, in queue order.
-        Index(
-            "ix_moderation_case_queue_language",
-            "state",
-            "queue",
-            "language",
-            "priority",
-            "first_reported_at",
-            "id",
-        ),
         Index("ix_moderation_case_queue_sla", "state", "queue", "sla_due_at"),
     )
 
@@ -112,6 +93,21 @@ class Case(SQLModel, table=True):
     quarantined_at: datetime | None = Field(default=None, sa_column=utc_column(True))
     # Retention ran out: the data key is destroyed, the evidence unreadable for good.
     purged_at: datetime | None = Field(default=None, sa_column=utc_column(True))
+
+
+# Queue pages: open cases of one queue by priority (highest first), then oldest, then id,
+# in the index's own order: a page reads its 50 entries, not a whole priority group sorted
+# (at a million cases the top group holds thousands). Reviewers who read one language work
+# a queue filtered to it, in the same order.
+_QUEUE_ORDER = (col(Case.priority).desc(), col(Case.first_reported_at), col(Case.id))
+Index("ix_moderation_case_queue_order", col(Case.state), col(Case.queue), *_QUEUE_ORDER)
+Index(
+    "ix_moderation_case_queue_language",
+    col(Case.state),
+    col(Case.queue),
+    col(Case.language),
+    *_QUEUE_ORDER,
+)
 
 
 class CaseKey(SQLModel, table=True):
