@@ -100,3 +100,41 @@ def test_the_reporters_page_reads_the_same_with_one_report_or_five(app, client, 
     assert all(f"Chat number {i}" in page for i in range(5))
     assert page.count("not yet viewed") == 5
     assert five == one
+
+
+def test_the_case_page_reads_looks_evidence_key_and_claim_once(app, factory):
+    """The viewer cap and the staff summary come from one read of the case's looks; the
+    evidence, its data key and the live claim from another (issue 13, build 2)."""
+    from tests.factories import make_case
+    from tests.helpers import claim_next, post_form
+
+    make_case(app)
+    people = [app.test_client() for _ in range(2)]
+    for client in people:
+        factory.login_as(client, "reviewer:general")
+    case_id, token = claim_next(people[0])
+    url = f"/review/cases/{case_id}"
+    for _ in range(3):  # one person opening the page again counts once
+        people[0].get(url)
+    post_form(people[0], f"{url}/release", {"token": token}, token_from=url)
+    assert claim_next(people[1])[0] == case_id
+
+    seen: list[str] = []
+    from sqlalchemy import event
+
+    def count(conn, cursor, statement, *_rest):
+        seen.append(" ".join(statement.split()).lower())
+
+    engine = app.extensions["vigil.engine"]
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        page = people[1].get(url).get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    # Both people, the second counted by the look this very page logged.
+    assert "Staff who looked so far: 2 for ASSIGNED_REVIEW" in page
+    looks = [s for s in seen if s.startswith("select") and "from access_entry where" in s]
+    assert len(looks) == 1, looks
+    material = [s for s in seen if re.search(r"(from|join) evidence_version\b", s)]
+    assert len(material) == 1 and "case_key" in material[0] and "case_claim" in material[0]
+    assert not [s for s in seen if s.startswith("select") and "from case_key" in s]

@@ -161,9 +161,14 @@ def freeze_evidence(
 def stored_data_key(session: Session, *, case_id: int, keys: EvidenceKeys) -> bytes:
     """The case's data key, unwrapped; SealError once it was destroyed (a purged case)."""
     row = session.get(CaseKey, case_id)
-    if row is None:
+    return unwrap_data_key(row.wrapped if row else None, case_id=case_id, keys=keys)
+
+
+def unwrap_data_key(wrapped: str | None, *, case_id: int, keys: EvidenceKeys) -> bytes:
+    """A case's data key from its wrapped form as stored (None: destroyed, SealError)."""
+    if wrapped is None:
         raise SealError("this case's data key was destroyed; its evidence is unreadable")
-    return unwrap(keys.ring, row.wrapped, context=case_context(case_id))
+    return unwrap(keys.ring, wrapped, context=case_context(case_id))
 
 
 def open_evidence(

@@ -12,8 +12,8 @@ from sqlmodel import Session, col, select
 from access_control.guard import authorize
 from access_control.models import User
 from access_control.permissions import Queue, Resource
-from audit.models import AccessEntry
-from audit.reasons import Decision, ReasonCode
+from audit.access_log import case_looks
+from audit.reasons import ReasonCode
 from core.timeutil import as_utc, utcnow
 from moderation.intake.models import Case, CaseStage
 from moderation.review.models import (
@@ -185,12 +185,12 @@ def fitting_reasons(user: User, *, case: Case, content: Resource) -> list[Reason
 
 def distinct_viewers(session: Session, *, case_id: int) -> set[int]:
     """Staff who were allowed to see this case's content so far."""
-    rows = session.exec(
-        select(AccessEntry.actor_id)
-        .distinct()
-        .where(AccessEntry.case_id == str(case_id), AccessEntry.decision == Decision.ALLOWED.value)
-    ).all()
-    return {row for row in rows if row is not None}
+    return viewers_of(case_looks(session, case_id))
+
+
+def viewers_of(looks: set[tuple[str, int]]) -> set[int]:
+    """The people among a case's (reason, actor) looks."""
+    return {actor for _reason, actor in looks}
 
 
 def reason_problem(reason: ReasonCode | None, fitting: list[ReasonCode]) -> AccessRefused | None:
@@ -215,13 +215,14 @@ def reason_for_look(
     reason: ReasonCode | None,
     note: str,
     viewer_cap: int,
+    viewers: set[int] | None = None,
 ) -> ReasonCode:
     """The reason to log for a look the policy allowed, or AccessRefused (reason, cap, grant).
 
     `content` is the Resource the policy decided on (see guard.guarded_resource). `reason`
     None means the reviewer chose none: the flow's own reason is logged. A look that only
     a break-glass grant makes possible (past the distinct-viewer cap) is logged as
-    BREAK_GLASS.
+    BREAK_GLASS. `viewers` are the case's distinct viewers if the caller read them already.
     """
     fitting = fitting_reasons(user, case=case, content=content)
     if not fitting:
@@ -233,7 +234,8 @@ def reason_for_look(
         return chosen  # break-glass, legal request, QA sample: their own records justify it
     if chosen in UNCAPPED:
         return chosen
-    viewers = distinct_viewers(session, case_id=case.id)
+    if viewers is None:
+        viewers = distinct_viewers(session, case_id=case.id)
     if user.id not in viewers and len(viewers) >= viewer_cap:
         if ReasonCode.BREAK_GLASS in fitting:
             return ReasonCode.BREAK_GLASS

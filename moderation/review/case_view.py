@@ -7,24 +7,25 @@ import json
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import and_
 from sqlmodel import Session, col, select
 
 from access_control.guard import authorize
 from access_control.models import User
 from access_control.permissions import Resource
-from audit.access_log import access_summary
+from audit.access_log import case_looks, count_people
 from audit.gate import reveal
 from audit.models import AccessEntry
 from audit.reasons import AccessAction, ReasonCode
 from moderation.intake import evidence as evidence_store
 from moderation.intake import taxonomy
 from moderation.intake.evidence import EvidenceKeys
-from moderation.intake.models import Case, EvidenceVersion, Report
-from moderation.review.access import grant_in_use, reason_for_look
+from moderation.intake.models import Case, CaseKey, EvidenceVersion, Report
+from moderation.review.access import grant_in_use, reason_for_look, viewers_of
 from moderation.review.appeals import appeals_of
-from moderation.review.claims import live_claim
+from moderation.review.claims import still_live
 from moderation.review.holds import active_holds
-from moderation.review.models import CaseDecision, CaseEvent
+from moderation.review.models import CaseClaim, CaseDecision, CaseEvent
 from moderation.review.subject import reports_of_case, subject_history
 
 
@@ -35,6 +36,29 @@ def current_evidence(session: Session, case: Case) -> EvidenceVersion:
             EvidenceVersion.case_id == case.id, EvidenceVersion.version == case.evidence_version
         )
     ).one()
+
+
+def case_material(
+    session: Session, *, case: Case, now: datetime
+) -> tuple[EvidenceVersion | None, str | None, CaseClaim | None]:
+    """The case's latest evidence, its wrapped data key (None once destroyed) and its live
+    claim, read fresh in one round trip."""
+    evidence, wrapped, claim = session.exec(
+        select(EvidenceVersion, CaseKey.wrapped, CaseClaim)
+        .select_from(Case)
+        .outerjoin(
+            EvidenceVersion,
+            and_(
+                col(EvidenceVersion.case_id) == col(Case.id),
+                col(EvidenceVersion.version) == col(Case.evidence_version),
+            ),
+        )
+        .outerjoin(CaseKey, col(CaseKey.case_id) == col(Case.id))
+        .outerjoin(CaseClaim, col(CaseClaim.case_id) == col(Case.id))
+        .where(Case.id == case.id)
+        .execution_options(populate_existing=True)
+    ).one()
+    return evidence, wrapped, still_live(claim, now=now)
 
 
 def _log_look(session, *, user, case, action, reason, note, message=None) -> AccessEntry:
@@ -72,6 +96,7 @@ def case_view(
     now: datetime,
 ) -> dict[str, Any]:
     """The case page's context, after the look is logged; AccessRefused if it is refused."""
+    looks = case_looks(session, case.id)  # the viewer cap and the summary: one read
     logged = reason_for_look(
         session,
         user=user,
@@ -80,16 +105,19 @@ def case_view(
         reason=reason,
         note=note,
         viewer_cap=viewer_cap,
+        viewers=viewers_of(looks),
     )
     _log_look(session, user=user, case=case, action=AccessAction.OPEN, reason=logged, note=note)
+    looks.add((logged, user.id))
     # The ALLOWED entry has committed: only now is the evidence decrypted. A purged case's
     # key is destroyed: its reports keep their facts, their words are gone.
+    evidence, wrapped, claim = case_material(session, case=case, now=now)
     data_key = None
     snapshot = None
     if case.purged_at is None:
-        data_key = evidence_store.stored_data_key(session, case_id=case.id, keys=keys)
+        data_key = evidence_store.unwrap_data_key(wrapped, case_id=case.id, keys=keys)
         snapshot = evidence_store.open_evidence(
-            session, evidence=current_evidence(session, case), keys=keys, data_key=data_key
+            session, evidence=evidence, keys=keys, data_key=data_key
         )
     reports = session.exec(
         select(Report).where(Report.case_id == case.id).order_by(col(Report.id))
@@ -97,7 +125,6 @@ def case_view(
     # Reporters' statements are sealed with the evidence: opened only now, too. Names and
     # emails of notifiers only for a role that may unmask them.
     may_unmask = authorize(user, Resource(kind="reporter_identity"), "read")
-    claim = live_claim(session, case_id=case.id, now=now)
     return {
         "case": case,
         "snapshot": snapshot,
@@ -114,7 +141,7 @@ def case_view(
         "events": session.exec(
             select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(col(CaseEvent.id))
         ).all(),
-        "accesses": access_summary(session, case.id),
+        "accesses": count_people(looks),
         "decisions": session.exec(
             select(CaseDecision)
             .where(CaseDecision.case_id == case.id)

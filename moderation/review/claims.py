@@ -28,6 +28,11 @@ def live_claim(
     """The unexpired claim on a case, if any; `lock` holds its row to the end of the
     transaction, so a reassignment or a reclaim cannot slip in between check and write."""
     claim = session.get(CaseClaim, case_id, populate_existing=True, with_for_update=lock)
+    return still_live(claim, now=now)
+
+
+def still_live(claim: CaseClaim | None, *, now: datetime) -> CaseClaim | None:
+    """The claim if its lease has not run out at `now`, else None."""
     if claim is None or as_utc(claim.lease_until) <= now:
         return None
     return claim
