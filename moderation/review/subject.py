@@ -98,10 +98,12 @@ class RelatedCase:
 
 
 def subject_history(session: Session, *, case: Case) -> list[RelatedCase]:
-    """Other cases about the same conversation or the same owner, newest first (at most 50).
+    """Other cases about the same conversation or the same owner, newest first (at most 50),
+    each with its latest final outcome.
 
-    Each branch is its own indexed lookup (an OR across the join would scan every case);
-    the outcomes come in one query."""
+    Each branch is its own indexed lookup (an OR across the join would scan every case),
+    with the owner's id and reference as values: as subqueries, PostgreSQL cannot see that
+    a reference is rare and scans every conversation."""
     conversation = session.get(Conversation, case.conversation_id)
     branches = [select(Case.id).where(Case.conversation_id == case.conversation_id)]
     owner = select(Case.id).join(Conversation, col(Conversation.id) == col(Case.conversation_id))
@@ -110,21 +112,22 @@ def subject_history(session: Session, *, case: Case) -> list[RelatedCase]:
     if conversation is not None and conversation.owner_ref:
         branches.append(owner.where(Conversation.owner_ref == conversation.owner_ref))
     ids = union(*branches).subquery()
+    outcome = (
+        select(CaseDecision.outcome)
+        .where(CaseDecision.case_id == Case.id, col(CaseDecision.final))
+        .order_by(col(CaseDecision.id).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     query = (
-        select(Case)
+        select(Case, outcome)
         .where(col(Case.id).in_(select(ids.c.id)), Case.id != case.id)
         .order_by(col(Case.id).desc())
         .limit(50)
     )
-    others = list(session.exec(query))
-    outcomes: dict[int, str] = {}
-    if others:
-        finals = session.exec(
-            select(CaseDecision.case_id, CaseDecision.outcome)
-            .where(col(CaseDecision.case_id).in_([o.id for o in others]), col(CaseDecision.final))
-            .order_by(col(CaseDecision.id))
-        )
-        outcomes = {case_id: outcome.value for case_id, outcome in finals}  # the latest wins
+    rows = session.exec(query).all()
+    others = [other for other, _outcome in rows]
+    outcomes = {other.id: latest.value for other, latest in rows if latest is not None}
     related = []
     for other in others:
         related.append(

@@ -98,3 +98,20 @@ def test_notifier_contact_is_hidden_from_reviewers_and_shown_to_legal(app, clien
     assert legal_case == case_id
     legal_html = legal.get(f"/review/cases/{case_id}").get_data(as_text=True)
     assert "Nora Notifier &lt;nora@example.test&gt;" in legal_html
+
+
+def test_two_owners_without_a_reference_share_no_history(app, client, factory):
+    """Conversations stored without an owner reference ("") are not one subject."""
+    from tests.factories import make_conversation
+
+    for _ in range(2):
+        owner = factory.make_user()
+        browser = app.test_client()
+        factory.login(browser, owner)
+        url = f"/conversations/{make_conversation(app, owner).id}/report"
+        filed = post_form(browser, url, {"category": "scam_fraud"}, token_from=url)
+        assert filed.status_code == 302
+    factory.login_as(client, "reviewer:general")
+    case_id, _ = claim_next(client)
+    history = client.get(f"/review/cases/{case_id}").get_data(as_text=True)
+    assert "same owner" not in history.split("History of this subject", 1)[1]
