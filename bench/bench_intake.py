@@ -242,6 +242,7 @@ def run(seconds: float, existing: int, postgres: str | None) -> str:
             results["PostgreSQL"] = measure_backend(url, tmp, seconds, existing)
     for label, r in results.items():
         figure(f"intake {label}", r["empty"] / r["bare"])
+        figure(f"intake {label}, large", r["full"] / r["bare_again"])
     lines = [
         "## Report intake through the API vs bare route (issue 3)",
         "",
