@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from access_control.models import PolicyRule, PolicyState, User
 from audit.models import AccessEntry
@@ -14,6 +14,17 @@ from moderation.intake.models import Case, Report
 from privacy.models import TrainingExclusion
 from tests.helpers import claim_next
 
+# Run a test on PostgreSQL only (overrides the database_url parametrization).
+only_postgres = pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+LOG_INDEXES = text(
+    "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'access_entry' ORDER BY 1"
+)
+LOG_CONSTRAINTS = text(
+    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+    " WHERE conrelid = 'access_entry'::regclass ORDER BY 1"
+)
 SEED = ["seed-bulk", "--users", "40", "--cases", "60", "--entries", "300"]
 
 
@@ -83,3 +94,55 @@ def test_production_refuses(app, monkeypatch):
     result = app.test_cli_runner().invoke(args=SEED)
     assert result.exit_code != 0
     assert "never seeded in production" in result.output
+
+
+@only_postgres
+def test_a_large_seed_builds_the_log_indexes_it_set_aside_again(app, db, monkeypatch):
+    """Past one chunk of entries the log's secondary indexes and unique constraints are
+    dropped for the COPY and built again: the same ones stand afterwards, and they hold."""
+    import moderation.bulk
+
+    monkeypatch.setattr(moderation.bulk, "CHUNK", 100)  # 300 entries: a large write
+    indexes, constraints = db.execute(LOG_INDEXES).all(), db.execute(LOG_CONSTRAINTS).all()
+    assert len(indexes) >= 7 and any("UNIQUE" in c[1] for c in constraints)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=SEED)
+    assert result.exit_code == 0, result.output
+    db.rollback()
+    assert db.execute(LOG_INDEXES).all() == indexes
+    assert db.execute(LOG_CONSTRAINTS).all() == constraints
+    assert _count(db, AccessEntry) == 300
+    # The chain continues and verifies.
+    assert runner.invoke(args=["audit", "checkpoint"]).exit_code == 0
+    verify = runner.invoke(args=["audit", "verify"])
+    assert verify.exit_code == 0, verify.output
+    # The rebuilt unique constraint refuses a second entry with a seeded entry's hash.
+    entry = db.scalars(select(AccessEntry).order_by(AccessEntry.seq.desc()).limit(1)).one()
+    names = [column.name for column in AccessEntry.__table__.columns]
+    changed = {"seq": "seq + 1000", "prev_hash": "sha256(prev_hash)"}  # only the hash repeats
+    values = ", ".join(changed.get(name, name) for name in names)
+    copy = text(
+        f"INSERT INTO access_entry ({', '.join(names)}) "
+        f"SELECT {values} FROM access_entry WHERE seq = :seq"
+    )
+    with pytest.raises(Exception, match="entry_hash"):
+        db.execute(copy, {"seq": entry.seq})
+    db.rollback()
+
+
+@only_postgres
+def test_an_interrupted_large_seed_keeps_the_log_indexes(app, db, monkeypatch):
+    import moderation.bulk
+
+    monkeypatch.setattr(moderation.bulk, "CHUNK", 100)
+    indexes = db.execute(LOG_INDEXES).all()
+    monkeypatch.setattr(moderation.bulk, "entry_mac", _broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        app.test_cli_runner().invoke(args=SEED, catch_exceptions=False)
+    db.rollback()
+    assert db.execute(LOG_INDEXES).all() == indexes
+    assert _count(db, AccessEntry) == 0
+
+
+def _broken(*args):
+    raise RuntimeError("disk full")
