@@ -224,15 +224,23 @@ def log_size(session: Session) -> int:
     return session.exec(select(func.count()).select_from(AccessEntry)).one()
 
 
-def case_looks(session: Session, case_id: str | int) -> set[tuple[str, int]]:
-    """Who was let see a case and under which reason: distinct (reason code, actor id) of
-    its ALLOWED entries, in one query (the viewer cap and the access summary read it)."""
-    rows = session.exec(
-        select(AccessEntry.reason_code, AccessEntry.actor_id)
+def looks_statement(case_id: str | int):
+    """Who was let see a case and under which reason: the distinct (reason code, actor id)
+    of its ALLOWED entries (the viewer cap and the access summary read it)."""
+    return (
+        select(AccessEntry.reason_code.label("reason"), AccessEntry.actor_id.label("actor"))
         .distinct()
-        .where(AccessEntry.case_id == str(case_id), AccessEntry.decision == Decision.ALLOWED)
+        .where(
+            AccessEntry.case_id == str(case_id),
+            AccessEntry.decision == Decision.ALLOWED,
+            col(AccessEntry.actor_id).is_not(None),
+        )
     )
-    return {(reason, actor) for reason, actor in rows if actor is not None}
+
+
+def case_looks(session: Session, case_id: str | int) -> set[tuple[str, int]]:
+    """A case's (reason code, actor id) looks, in one query (see looks_statement)."""
+    return {(reason, actor) for reason, actor in session.exec(looks_statement(case_id))}
 
 
 def count_people(looks: Iterable[tuple[str, int]]) -> dict[str, int]:

@@ -103,8 +103,10 @@ def test_the_reporters_page_reads_the_same_with_one_report_or_five(app, client, 
 
 
 def test_the_case_page_reads_looks_evidence_key_and_claim_once(app, factory):
-    """The viewer cap and the staff summary come from one read of the case's looks; the
-    evidence, its data key and the live claim from another (issue 13, build 2)."""
+    """The viewer cap and the staff summary come from one read of the case's looks, in the
+    same query as the facts the policy decides on (claim, deciders, grants); the evidence,
+    its data key and the live claim from one more, after the look is logged (issue 13,
+    build 2)."""
     from tests.factories import make_case
     from tests.helpers import claim_next, post_form
 
@@ -134,7 +136,8 @@ def test_the_case_page_reads_looks_evidence_key_and_claim_once(app, factory):
     # Both people, the second counted by the look this very page logged.
     assert "Staff who looked so far: 2 for ASSIGNED_REVIEW" in page
     looks = [s for s in seen if s.startswith("select") and "from access_entry where" in s]
-    assert len(looks) == 1, looks
+    assert len(looks) == 1 and "from case_claim" in looks[0], looks
+    assert len([s for s in seen if "from case_claim" in s and " union all " in s]) == 1
     material = [s for s in seen if re.search(r"(from|join) evidence_version\b", s)]
     assert len(material) == 1 and "case_key" in material[0] and "case_claim" in material[0]
     assert not [s for s in seen if s.startswith("select") and "from case_key" in s]

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from access_control.guard import authorize
 from access_control.models import User
 from access_control.permissions import Queue, Resource
-from audit.access_log import case_looks
+from audit.access_log import looks_statement
 from audit.reasons import ReasonCode
 from core.timeutil import as_utc, utcnow
 from moderation.intake.models import Case, CaseStage
@@ -106,16 +106,23 @@ def may_claim(
     )
 
 
-def case_facts(session: Session, *, case_id: int, now: datetime) -> dict[str, tuple[str, ...]]:
+LOOK = "look:"  # the facts union's rows for looks: ("look:" + reason code, actor id)
+
+
+def case_facts(
+    session: Session, *, case_id: int, now: datetime, looks: bool = False
+) -> dict[str, tuple]:
     """Who holds what on a case right now, in one round trip: the live claim, everyone who
     decided (an upheld appeal included), approved break-glass grants, open legal requests
-    and QA samples; {fact: sorted subjects}."""
+    and QA samples; {fact: sorted subjects}. With `looks`, the same query also reads the
+    case's looks so far ("looks": sorted (reason code, actor id) pairs, not policy facts:
+    the viewer cap and the access summary count them)."""
 
     def fact(name: str, column, *where):
         return select(literal(name).label("fact"), column.label("who")).where(*where)
 
     grant = BreakGlassGrant
-    query = union_all(
+    branches = [
         fact(
             "claim",
             CaseClaim.reviewer_id,
@@ -143,19 +150,30 @@ def case_facts(session: Session, *, case_id: int, now: datetime) -> dict[str, tu
             QaSample.case_id == case_id,
             col(QaSample.expires_at) > now,
         ),
-    )
-    found: dict[str, set[str]] = {}
-    for name, who in session.execute(query):
-        found.setdefault(name, set()).add(f"user:{who}")
+    ]
+    if looks:
+        seen = looks_statement(case_id).subquery()
+        branches.append(select((literal(LOOK) + seen.c.reason).label("fact"), seen.c.actor))
+    found: dict[str, set] = {}
+    for name, who in session.execute(union_all(*branches)):
+        if name.startswith(LOOK):
+            found.setdefault("looks", set()).add((name.removeprefix(LOOK), who))
+        else:
+            found.setdefault(name, set()).add(f"user:{who}")
     names = ("claim", "involved", "break_glass", "legal_request", "qa_sample")
-    return {name: tuple(sorted(found.get(name, ()))) for name in names}
+    facts = {name: tuple(sorted(found.get(name, ()))) for name in names}
+    if looks:
+        facts["looks"] = tuple(sorted(found.get("looks", ())))
+    return facts
 
 
-def content_resource(session: Session, *, case: Case, now: datetime) -> Resource:
+def content_and_looks(
+    session: Session, *, case: Case, now: datetime
+) -> tuple[Resource, set[tuple[str, int]]]:
     """The case's content with its facts (claimer, deciders, break-glass, legal-request and
-    QA-sample holders), read fresh in one query."""
-    facts = case_facts(session, case_id=case.id, now=now)
-    return Resource(
+    QA-sample holders), and its (reason, actor) looks so far, read fresh in one query."""
+    facts = case_facts(session, case_id=case.id, now=now, looks=True)
+    content = Resource(
         kind="content",
         assignee=facts["claim"][0] if facts["claim"] else "",
         involved=facts["involved"],
@@ -164,6 +182,7 @@ def content_resource(session: Session, *, case: Case, now: datetime) -> Resource
         legal_request=facts["legal_request"],
         qa_sample=facts["qa_sample"],
     )
+    return content, set(facts["looks"])
 
 
 def fitting_reasons(user: User, *, case: Case, content: Resource) -> list[ReasonCode]:
@@ -181,11 +200,6 @@ def fitting_reasons(user: User, *, case: Case, content: Resource) -> list[Reason
         if user.subject in holders:
             fitting.append(reason)
     return fitting
-
-
-def distinct_viewers(session: Session, *, case_id: int) -> set[int]:
-    """Staff who were allowed to see this case's content so far."""
-    return viewers_of(case_looks(session, case_id))
 
 
 def viewers_of(looks: set[tuple[str, int]]) -> set[int]:
@@ -207,7 +221,6 @@ def reason_problem(reason: ReasonCode | None, fitting: list[ReasonCode]) -> Acce
 
 
 def reason_for_look(
-    session: Session,
     *,
     user: User,
     case: Case,
@@ -215,14 +228,14 @@ def reason_for_look(
     reason: ReasonCode | None,
     note: str,
     viewer_cap: int,
-    viewers: set[int] | None = None,
+    viewers: set[int],
 ) -> ReasonCode:
     """The reason to log for a look the policy allowed, or AccessRefused (reason, cap, grant).
 
     `content` is the Resource the policy decided on (see guard.guarded_resource). `reason`
     None means the reviewer chose none: the flow's own reason is logged. A look that only
     a break-glass grant makes possible (past the distinct-viewer cap) is logged as
-    BREAK_GLASS. `viewers` are the case's distinct viewers if the caller read them already.
+    BREAK_GLASS. `viewers` are the people the case's looks so far let see it (viewers_of).
     """
     fitting = fitting_reasons(user, case=case, content=content)
     if not fitting:
@@ -234,8 +247,6 @@ def reason_for_look(
         return chosen  # break-glass, legal request, QA sample: their own records justify it
     if chosen in UNCAPPED:
         return chosen
-    if viewers is None:
-        viewers = distinct_viewers(session, case_id=case.id)
     if user.id not in viewers and len(viewers) >= viewer_cap:
         if ReasonCode.BREAK_GLASS in fitting:
             return ReasonCode.BREAK_GLASS

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from access_control.guard import authorize
 from access_control.models import User
 from access_control.permissions import Resource
-from audit.access_log import case_looks, count_people
+from audit.access_log import count_people
 from audit.gate import reveal
 from audit.models import AccessEntry
 from audit.reasons import AccessAction, ReasonCode
@@ -88,6 +88,7 @@ def case_view(
     user: User,
     case: Case,
     content: Resource,
+    looks: set[tuple[str, int]],
     reason: ReasonCode,
     note: str,
     keys: EvidenceKeys,
@@ -95,10 +96,11 @@ def case_view(
     look: dict[str, bool],
     now: datetime,
 ) -> dict[str, Any]:
-    """The case page's context, after the look is logged; AccessRefused if it is refused."""
-    looks = case_looks(session, case.id)  # the viewer cap and the summary: one read
+    """The case page's context, after the look is logged; AccessRefused if it is refused.
+    `looks` are the case's (reason, actor) looks so far, read with `content`'s facts: the
+    viewer cap and the access summary count them."""
+    looks = set(looks)
     logged = reason_for_look(
-        session,
         user=user,
         case=case,
         content=content,
@@ -160,6 +162,7 @@ def reveal_message(
     user: User,
     case: Case,
     content: Resource,
+    looks: set[tuple[str, int]],
     reason: ReasonCode,
     note: str,
     index: int,
@@ -168,13 +171,13 @@ def reveal_message(
 ) -> tuple[AccessEntry, str] | None:
     """(entry, message text) after the reveal is logged; None for no such message."""
     logged = reason_for_look(
-        session,
         user=user,
         case=case,
         content=content,
         reason=reason,
         note=note,
         viewer_cap=viewer_cap,
+        viewers=viewers_of(looks),
     )
     evidence = current_evidence(session, case)
     if case.purged_at is not None or not 0 <= index < evidence.message_count:

@@ -74,8 +74,12 @@ def case_queue(case_id: int, **_ignored) -> str:
 
 
 def case_content(case_id: int, **_ignored) -> Resource:
-    """Guard resolver: the case's content with its facts, read fresh for this request."""
-    return access.content_resource(get_session(), case=case_or_404(case_id), now=utcnow())
+    """Guard resolver: the case's content with its facts, read fresh for this request; the
+    same query reads the case's looks so far, kept for the view (looks_in_hand)."""
+    case = case_or_404(case_id)
+    content, looks = access.content_and_looks(get_session(), case=case, now=utcnow())
+    g.vigil_looks = (case.id, looks)
+    return content
 
 
 def case_facts(case_id: int, **_ignored) -> Resource:
@@ -171,6 +175,14 @@ def content_in_hand() -> Resource:
     if resource is None:
         raise RuntimeError("content views must be guarded with resource=case_content")
     return resource
+
+
+def looks_in_hand(case_id: int) -> set[tuple[str, int]]:
+    """The case's (reason, actor) looks read with the content the guard decided on."""
+    case, looks = g.get("vigil_looks", (None, None))
+    if case != case_id:
+        raise RuntimeError("content views must be guarded with resource=case_content")
+    return looks
 
 
 def claimed_action(case_id: int, verb: Callable, **kwargs):
