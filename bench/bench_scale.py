@@ -17,7 +17,10 @@ import random
 import statistics
 import tempfile
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from bench.bench_intake import UNLIMITED, _postgres_database, measure_reports
@@ -256,47 +259,84 @@ def profile_pages(setup: Setup, requests: int = 200) -> str:
     return "\n".join(out).rstrip()
 
 
-def measure_size(size: tuple[int, int, int], seconds: float, with_explain: bool) -> dict:
-    result: dict = {}
+ROUNDS = 5  # each figure is measured in this many short rounds, alternating the sizes
+WHO = {
+    "open a claimed case": "reviewer",
+    "queue page": "reviewer",
+    "auditor: newest log entries": "auditor",
+    "auditor: one case's entries": "auditor",
+    "reporter's page": "reporter",
+}
+
+
+@dataclass
+class _Served:
+    """One size: its seeded database, the in-process figures, and its own server."""
+
+    setup: Setup
+    port: int
+    cookies: dict[str, str]
+    result: dict
+
+
+@contextmanager
+def _serving(size: tuple[int, int, int], with_explain: bool):
+    """Seed a fresh database at `size` and serve it with gunicorn until the block ends;
+    the in-process figures (appends, and EXPLAIN or the profile) are taken on the way."""
     with tempfile.TemporaryDirectory() as tmp_name, _postgres_database(PG_ADMIN) as url:
         tmp = Path(tmp_name)
         setup = Setup(tmp, url, size)
-        result["seed"] = setup.seed_seconds
         with gunicorn("bench.bench_server:app", _env(tmp, url)) as port:
+            # Signed in over HTTP first: the in-process sign-ins below would spend the
+            # same TOTP codes, and a code is accepted once.
+            reviewer, auditor = setup.reviewer, setup.auditor
             cookies = {
-                "reviewer": sign_in_cookie(
-                    port, setup.reviewer.email, PASSWORD, setup.reviewer.totp_secret
-                ),
-                "auditor": sign_in_cookie(
-                    port, setup.auditor.email, PASSWORD, setup.auditor.totp_secret
-                ),
+                "reviewer": sign_in_cookie(port, reviewer.email, PASSWORD, reviewer.totp_secret),
+                "auditor": sign_in_cookie(port, auditor.email, PASSWORD, auditor.totp_secret),
                 "reporter": sign_in_cookie(port, setup.reporter_email, setup.reporter_password),
             }
-            who = {
-                "open a claimed case": "reviewer",
-                "queue page": "reviewer",
-                "auditor: newest log entries": "auditor",
-                "auditor: one case's entries": "auditor",
-                "reporter's page": "reporter",
-            }
-            result["bare"] = measure(port, "/__bench/bare", seconds=seconds)
-            for name, path in setup.pages().items():
-                headers = {"Cookie": cookies[who[name]]}
-                result[name] = measure(port, path, seconds=seconds, headers=headers)
-            # Last: it adds cases (each a new conversation of 6 messages).
-            result["report intake"] = measure_reports(port, setup.token, seconds=seconds)
-        result["appends"] = append_rate(setup)
-        if with_explain:
-            result["explain"] = explain(setup)
-        else:
-            result["profile"] = profile_pages(setup)
-        setup.app.extensions["vigil.engine"].dispose()
-    return result
+            result: dict = {"seed": setup.seed_seconds, "appends": append_rate(setup)}
+            if with_explain:
+                result["explain"] = explain(setup)
+            else:
+                result["profile"] = profile_pages(setup)
+            setup.app.extensions["vigil.engine"].dispose()
+            yield _Served(setup, port, cookies, result)
+
+
+def _measure_sizes(sizes: list[_Served], seconds: float) -> None:
+    """Every figure at every size in alternating short rounds (the order swapped each
+    round); each size keeps its median round. The sizes are served side by side, so a
+    slower minute of the machine falls on both rather than on whichever size ran then."""
+
+    def calls(served: _Served) -> dict:
+        out = {"bare": partial(measure, served.port, "/__bench/bare", seconds=seconds / ROUNDS)}
+        for name, path in served.setup.pages().items():
+            headers = {"Cookie": served.cookies[WHO[name]]}
+            out[name] = partial(
+                measure, served.port, path, seconds=seconds / ROUNDS, headers=headers
+            )
+        # Last: it adds cases (each a new conversation of 6 messages).
+        out["report intake"] = partial(
+            measure_reports, served.port, served.setup.token, seconds=seconds / ROUNDS
+        )
+        return out
+
+    each = [calls(served) for served in sizes]
+    for name in each[0]:
+        rounds: list[list[float]] = [[] for _ in sizes]
+        for r in range(ROUNDS):
+            order = range(len(sizes)) if r % 2 == 0 else reversed(range(len(sizes)))
+            for i in order:
+                rounds[i].append(each[i][name]())
+        for served, rates in zip(sizes, rounds, strict=True):
+            served.result[name] = statistics.median(rates)
 
 
 def run(seconds: float, large: tuple[int, int, int]) -> str:
-    small_r = measure_size(SMALL, seconds, with_explain=False)
-    large_r = measure_size(large, seconds, with_explain=True)
+    with _serving(SMALL, with_explain=False) as small, _serving(large, True) as big:
+        _measure_sizes([small, big], seconds)
+    small_r, large_r = small.result, big.result
     p10 = decision_p99(10)
     p100k = decision_p99(100_000)
     skip = ("seed", "bare", "explain", "profile", "appends")
@@ -308,10 +348,8 @@ def run(seconds: float, large: tuple[int, int, int]) -> str:
     ):
         figure(f"{label} PostgreSQL", small_r[page] / small_r["bare"])
         figure(f"{label} PostgreSQL, large", large_r[page] / large_r["bare"])
-    growth = {
-        name: (large_r[name] / large_r["bare"]) / (small_r[name] / small_r["bare"])
-        for name in names
-    }
+    # Both sizes were measured side by side (_measure_sizes): their own rates compare.
+    growth = {name: large_r[name] / small_r[name] for name in names}
     # The same append path at both sizes; the raw ceiling writes a table of its own, so
     # it does not grow with the log (bench/goals.py scales the small ratio by this).
     figure("appends large / small", large_r["appends"] / small_r["appends"])
@@ -325,10 +363,12 @@ def run(seconds: float, large: tuple[int, int, int]) -> str:
         "## Hot pages as data grows (issue 13)",
         "",
         "gunicorn, 2 sync workers, PostgreSQL; 4 client threads in the bench process on the",
-        f"same 2 cores; {seconds:.0f} s per page. Each size is a fresh database filled by",
-        "`flask --app app seed-bulk` (10 reports per account), plus one case filed through the",
-        "API (20 messages) and claimed by the bench reviewer. Ratios: against the bare Flask",
-        "route on the same server in the same run, and large against small.",
+        f"same 2 cores; {seconds:.0f} s per page and size, in {ROUNDS} rounds that alternate the",
+        "sizes (median round). Each size is a fresh database filled by `flask --app app",
+        "seed-bulk` (10 reports per account), plus one case filed through the API (20",
+        "messages) and claimed by the bench reviewer, with its own server; both servers run",
+        "side by side. Ratios: against the bare Flask route on the same server, and large",
+        "against small.",
         "",
         f"| page | small: {SMALL[1]:,} cases, {SMALL[2]:,} log entries, {SMALL[0]:,} accounts "
         f"(req/s) | vs bare | large: {large[1]:,} cases, {large[2]:,} entries, {large[0]:,} "
@@ -341,14 +381,15 @@ def run(seconds: float, large: tuple[int, int, int]) -> str:
         lines.append(
             f"| {name} | {small_r[name]:,.0f} | {ratio(small_r[name], small_r['bare'])} | "
             f"{large_r[name]:,.0f} | {ratio(large_r[name], large_r['bare'])} | "
-            f"{ratio(large_r[name] / large_r['bare'], small_r[name] / small_r['bare'])} |"
+            f"{ratio(large_r[name], small_r[name])} |"
         )
     lines += [
         "",
-        "Large / small compares each page's ratio to its own server's bare route, so a",
-        "slower machine moment does not count against the data size.",
+        "Large / small is the large size's rate over the small size's: each round measures",
+        "both within seconds of each other, so machine drift falls on both (the bare row",
+        "shows how equal the two servers are).",
         "Report intake is `POST /api/v1/reports` (a new conversation of 6 messages each),",
-        "measured last at each size; it is not a hot page, so it is left out of the worst.",
+        "measured last; it is not a hot page, so it is left out of the worst.",
         f"Access-log appends through Vigil's own path (one client in-process, each "
         f"committed): {small_r['appends']:,.0f}/s into the {SMALL[2]:,}-entry log, "
         f"{large_r['appends']:,.0f}/s into the {large[2]:,}-entry one "
