@@ -328,9 +328,10 @@ def _fill(engine, count: int) -> None:
             session.execute(AccessEntry.__table__.insert(), rows[start : start + 20_000])
 
 
-def _bare_scan(engine) -> int:
+def _bare_scan(engine, limit: int | None = None) -> int:
     """The floor under verification: stream the same rows with Core, SHA-256 the leaf
-    fields, SHA-256 the link, HMAC the entry hash; no checks, no canonical JSON, no tree."""
+    fields, SHA-256 the link, HMAC the entry hash; no checks, no canonical JSON, no tree
+    (the first `limit` rows only, if given)."""
     from audit.access_log import LEAF_FIELDS
     from audit.models import AccessEntry
     from audit.verify import _rows
@@ -345,6 +346,8 @@ def _bare_scan(engine) -> int:
             link = sha256(bytes(row[prev_at]) + bytes(row[leaf_at])).digest()
             digest(MAC_KEY, link, "sha256")
             n += 1
+            if n == limit:
+                break
     return n
 
 

@@ -147,6 +147,56 @@ def append_rate(setup: Setup, count: int = 300) -> float:
     return count / (time.perf_counter() - started)
 
 
+VERIFY_PREFIX = 200_000  # entries of the log verified at each size (a full pass at 5M: minutes)
+
+
+class _Enough(Exception):
+    """Stops a verification once it has checked the entries a rate needs."""
+
+
+def verify_rate(setup: Setup, entries: int = VERIFY_PREFIX) -> tuple[int, float, float]:
+    """(entries, verify_log entries/s, bare read + hash + HMAC entries/s) over the first
+    `entries` of this database's log: the verifier's own streaming query, on a log of this
+    size (the whole log if it is shorter)."""
+    from sqlmodel import Session
+
+    from audit.access_log import entry_mac
+    from audit.models import AccessEntry
+    from audit.verify import verify_log
+    from bench.bench_access_log import _bare_scan
+    from core.db import read_only
+    from core.keys import key_ring
+
+    with setup.app.app_context():
+        mac_key = key_ring().entry_mac
+    engine = read_only(setup.app.extensions["vigil.engine"])
+    with Session(engine) as session:  # the key the log was written with, or no benchmark
+        first = session.get(AccessEntry, 0)
+        assert entry_mac(mac_key, first.entry_hash) == first.entry_mac  # nosec B101
+    checked = [0]
+
+    def progress(count: int) -> None:
+        checked[0] += count
+        if checked[0] >= entries:
+            raise _Enough
+
+    started = time.perf_counter()
+    with Session(engine) as session:
+        try:
+            report = verify_log(
+                session, sources=[], keys={}, origin="bench", mac_key=mac_key,
+                interval=timedelta(days=3650), progress=progress,
+            )  # fmt: skip
+            # A shorter log was verified whole: it must verify (no -O in benchmarks).
+            assert report.ok, report.problems[:3]  # nosec B101
+        except _Enough:
+            pass
+    vigil = checked[0] / (time.perf_counter() - started)
+    started = time.perf_counter()
+    bare = _bare_scan(engine, limit=checked[0]) / (time.perf_counter() - started)
+    return checked[0], vigil, bare
+
+
 def decision_p99(accounts: int, samples: int = 20_000) -> tuple[float, float]:
     """(p50, p99) in microseconds of one decision over the baseline plus `accounts` grants."""
     from access_control.models import PolicyRule
@@ -295,7 +345,9 @@ def _serving(size: tuple[int, int, int], with_explain: bool):
                 "auditor": sign_in_cookie(port, auditor.email, PASSWORD, auditor.totp_secret),
                 "reporter": sign_in_cookie(port, setup.reporter_email, setup.reporter_password),
             }
-            result: dict = {"seed": setup.seed_seconds, "appends": append_rate(setup)}
+            # Verified before the appends below: those are MAC'd with the bench's own key.
+            result: dict = {"seed": setup.seed_seconds, "verify": verify_rate(setup)}
+            result["appends"] = append_rate(setup)
             if with_explain:
                 result["explain"] = explain(setup)
             else:
@@ -339,7 +391,7 @@ def run(seconds: float, large: tuple[int, int, int]) -> str:
     small_r, large_r = small.result, big.result
     p10 = decision_p99(10)
     p100k = decision_p99(100_000)
-    skip = ("seed", "bare", "explain", "profile", "appends")
+    skip = ("seed", "bare", "explain", "profile", "appends", "verify")
     names = [k for k in small_r if k not in skip]
     for label, page in (
         ("open a case", "open a claimed case"),
@@ -353,6 +405,7 @@ def run(seconds: float, large: tuple[int, int, int]) -> str:
     # The same append path at both sizes; the raw ceiling writes a table of its own, so
     # it does not grow with the log (bench/goals.py scales the small ratio by this).
     figure("appends large / small", large_r["appends"] / small_r["appends"])
+    figure("verification PostgreSQL, large", large_r["verify"][1] / large_r["verify"][2])
     hot = {name: value for name, value in growth.items() if name != "report intake"}
     figure("hot pages large / small (worst)", min(hot.values()))
     worst = min(hot, key=hot.get)
@@ -394,6 +447,13 @@ def run(seconds: float, large: tuple[int, int, int]) -> str:
         f"committed): {small_r['appends']:,.0f}/s into the {SMALL[2]:,}-entry log, "
         f"{large_r['appends']:,.0f}/s into the {large[2]:,}-entry one "
         f"({ratio(large_r['appends'], small_r['appends'])}).",
+        "Verification (`verify_log`, every MAC checked) against the bare read + hash + HMAC",
+        "loop over the same rows, in-process:",
+        *(
+            f"{label}: the first {n:,} entries of the log at {v:,.0f} entries/s, bare "
+            f"{b:,.0f}/s ({ratio(v, b)})."
+            for label, (n, v, b) in (("Small", small_r["verify"]), ("Large", large_r["verify"]))
+        ),
         f"Seeding took {small_r['seed']:.0f} s (small) and {large_r['seed']:.0f} s (large).",
         f"EXPLAIN ANALYZE at the large size: `bench/EXPLAIN.md` ({large_r['explain']}).",
         "",
