@@ -267,6 +267,30 @@ def explain(setup: Setup) -> str:
     return f"{len(seen)} statements"
 
 
+def statement_counts(setup: Setup) -> dict[str, int]:
+    """SQL statements each hot page sends per request (all of them: reads, the advisory
+    lock, the log insert), counted on its second request (the first warms caches)."""
+    from sqlalchemy import event
+
+    engine = setup.app.extensions["vigil.engine"]
+    counts: dict[str, int] = {}
+    for name, path, client in _signed_in_pages(setup, setup.app.test_client):
+        client.get(path)
+        seen = [0]
+
+        def count(*_args, seen=seen) -> None:
+            seen[0] += 1
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            # A benchmark that measured the wrong thing must stop; it never runs with -O.
+            assert client.get(path).status_code == 200, name  # nosec B101
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        counts[name] = seen[0]
+    return counts
+
+
 def _signed_in_pages(setup: Setup, client_for):
     from types import SimpleNamespace
 
@@ -352,6 +376,7 @@ def _serving(size: tuple[int, int, int], with_explain: bool):
                 result["explain"] = explain(setup)
             else:
                 result["profile"] = profile_pages(setup)
+                result["statements"] = statement_counts(setup)
             setup.app.extensions["vigil.engine"].dispose()
             yield _Served(setup, port, cookies, result)
 
@@ -391,7 +416,7 @@ def run(seconds: float, large: tuple[int, int, int]) -> str:
     small_r, large_r = small.result, big.result
     p10 = decision_p99(10)
     p100k = decision_p99(100_000)
-    skip = ("seed", "bare", "explain", "profile", "appends", "verify")
+    skip = ("seed", "bare", "explain", "profile", "appends", "verify", "statements")
     names = [k for k in small_r if k not in skip]
     for label, page in (
         ("open a case", "open a claimed case"),
@@ -406,6 +431,8 @@ def run(seconds: float, large: tuple[int, int, int]) -> str:
     # it does not grow with the log (bench/goals.py scales the small ratio by this).
     figure("appends large / small", large_r["appends"] / small_r["appends"])
     figure("verification PostgreSQL, large", large_r["verify"][1] / large_r["verify"][2])
+    for name, count in small_r["statements"].items():
+        figure(f"statements {name}", count)
     hot = {name: value for name, value in growth.items() if name != "report intake"}
     figure("hot pages large / small (worst)", min(hot.values()))
     worst = min(hot, key=hot.get)
@@ -454,6 +481,10 @@ def run(seconds: float, large: tuple[int, int, int]) -> str:
             f"{b:,.0f}/s ({ratio(v, b)})."
             for label, (n, v, b) in (("Small", small_r["verify"]), ("Large", large_r["verify"]))
         ),
+        "SQL statements per request (PostgreSQL, the small database, each page's second "
+        "request, all statements): "
+        + ", ".join(f"{name} {count}" for name, count in small_r["statements"].items())
+        + ".",
         f"Seeding took {small_r['seed']:.0f} s (small) and {large_r['seed']:.0f} s (large).",
         f"EXPLAIN ANALYZE at the large size: `bench/EXPLAIN.md` ({large_r['explain']}).",
         "",

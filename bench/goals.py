@@ -29,14 +29,16 @@ GOALS = (
 # The measured cause of each remaining gap (profiles in the sections above and in the
 # issue notes); kept next to the figure so a reader sees why, not only how far.
 CAUSES = {
-    "open a case": "17 statements on PostgreSQL (user, preferences, case, facts, policy "
-    "version, looks, then evidence with key and claim, reports, conversation, history, "
-    "events, decisions, appeals, holds), the committed log append "
-    "(advisory lock, head read, insert, commit/fsync), AES-GCM of 20 messages and a "
+    "open a case": "{statements open a claimed case:.0f} statements per open on "
+    "PostgreSQL (user, preferences, case, policy version, the policy's facts with the "
+    "case's looks in one union, then the log append: advisory lock, head read, insert, "
+    "commit/fsync; then evidence with its key and the claim, reports, conversation, "
+    "history, events, decisions, appeals, holds), AES-GCM of 20 messages and a "
     "7 KB template: each is small, together ~20x a bare route; see the profile in the "
     "PostgreSQL section",
     "queue page": "the template (50 rows, a form per row, local times), five capped "
-    "counts (one statement) and the page query; see the profile",
+    "counts (one statement) and the page query ({statements queue page:.0f} statements "
+    "in all); see the profile",
     "intake": "one transaction of ~12 statements plus a new data key wrap and sealing",
     "appends": "the raw ceiling skips what an entry is defined by and guarded with: "
     "the entry's fields ({entry fields µs:.1f} µs) and their canonical JSON "
